@@ -1,0 +1,40 @@
+"""Read and write :class:`Prepared` splits (one HDF5 file per variant and configuration)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from ..h5util import atomic_h5, get_json, open_h5, read_frame, set_json, write_frame_ordered
+from .preprocess import PrepConfig, Prepared
+
+FORMAT_VERSION = 1
+
+
+def prepared_path(root: Path, name: str, cfg: PrepConfig) -> Path:
+    return Path(root) / f"{name}.{cfg.split}-{cfg.tag()}.h5"
+
+
+def save(p: Prepared, path: Path) -> Path:
+    with atomic_h5(path) as f:
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["name"] = p.name
+        set_json(f, "config", asdict(p.config))
+        set_json(f, "summary", p.summary)
+        set_json(f, "provenance", p.provenance)
+        for key in ("interactions", "items", "users"):
+            write_frame_ordered(f.create_group(key), getattr(p, key))
+    return path
+
+
+def load(path: Path) -> Prepared:
+    with open_h5(path, "prepared split") as f:
+        return Prepared(
+            name=str(f.attrs["name"]),
+            config=PrepConfig(**get_json(f, "config")),
+            interactions=read_frame(f["interactions"]),
+            items=read_frame(f["items"]),
+            users=read_frame(f["users"]),
+            summary=get_json(f, "summary", {}),
+            provenance=get_json(f, "provenance", {}),
+        )

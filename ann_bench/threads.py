@@ -1,0 +1,70 @@
+"""Pin every library's thread pool explicitly.
+
+Several libraries (BLAS, torch, faiss) default to all cores, which silently turns a
+"single-thread" measurement into a multi-thread one. Call :func:`set_threads` before any
+timed work and record :func:`thread_report` with the results.
+"""
+
+from __future__ import annotations
+
+import os
+
+_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+def set_env_threads(n: int) -> None:
+    """Set the thread env vars; effective only before the libraries are imported (subprocesses)."""
+    for var in _ENV_VARS:
+        os.environ[var] = str(n)
+
+
+def set_threads(n: int) -> dict[str, int]:
+    """Limit BLAS/OpenMP, torch and faiss (if imported or importable) to ``n`` threads."""
+    set_env_threads(n)
+    applied: dict[str, int] = {}
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)
+    applied["blas_openmp"] = n
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+        applied["torch"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(n)
+        applied["faiss"] = faiss.omp_get_max_threads()
+    except ImportError:
+        pass
+    return applied
+
+
+def thread_report() -> dict[str, object]:
+    """What each thread pool is actually set to now (for the run's metadata)."""
+    from threadpoolctl import threadpool_info
+
+    report: dict[str, object] = {
+        "cores_available": available_cores(),
+        "pools": [
+            {"api": p.get("user_api"), "lib": p.get("internal_api"), "threads": p.get("num_threads")}
+            for p in threadpool_info()
+        ],
+    }
+    try:
+        import torch
+
+        report["torch"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return report
