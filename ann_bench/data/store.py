@@ -38,3 +38,27 @@ def load(path: Path) -> Prepared:
             summary=get_json(f, "summary", {}),
             provenance=get_json(f, "provenance", {}),
         )
+
+
+def load_or_prepare(
+    variant,
+    cfg: PrepConfig,
+    *,
+    root: Path,
+    cache_dir: Path,
+    source: Path | None = None,
+    download_ok: bool = True,
+    verify: bool = True,
+    force: bool = False,
+) -> tuple[Prepared, Path]:
+    """The prepared split for (variant, cfg): read from ``root`` if there, else built and saved."""
+    from .fetch import fetch
+    from .parse import load as parse
+    from .preprocess import prepare
+
+    path = prepared_path(root, variant.name, cfg)
+    if path.exists() and not force:
+        return load(path), path
+    src = fetch(variant, cache_dir=cache_dir, source=source, download_ok=download_ok, verify=verify)
+    p = prepare(parse(src), cfg)
+    return p, save(p, path)

@@ -1,0 +1,35 @@
+# ann-bench: every target installs what it needs into .venv first.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+VARIANT ?= ml-latest-small
+THREADS ?= 2
+
+.PHONY: install test bench data train quality-table clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## the whole benchmark on $(VARIANT) (grows with each stage: data -> train -> ...)
+bench: data train
+
+data: $(STAMP)
+	$(BIN)/ann-bench data prepare $(VARIANT)
+
+train: $(STAMP)
+	$(BIN)/ann-bench train $(VARIANT) --threads $(THREADS)
+
+## the README's quality table, from the trained models' metrics
+quality-table: $(STAMP)
+	$(BIN)/ann-bench models table
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf datasets/prepared datasets/models

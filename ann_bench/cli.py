@@ -1,0 +1,166 @@
+"""The ``ann-bench`` command line. Errors the user can fix print one line, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from . import paths
+from .errors import AnnBenchError
+
+
+def _add_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("variant", help="MovieLens variant, e.g. ml-latest-small (see `ann-bench data variants`)")
+    p.add_argument("--source", type=Path, help="a local archive (.zip) or extracted folder to use instead of downloading")
+    p.add_argument("--no-download", action="store_true", help="fail instead of downloading when no local copy exists")
+    p.add_argument("--no-verify", action="store_true", help="use an archive whose checksum does not match (recorded as unverified)")
+
+
+def _add_prep_args(p: argparse.ArgumentParser) -> None:
+    from .data import PrepConfig
+
+    d = PrepConfig()
+    g = p.add_argument_group("preprocessing")
+    g.add_argument("--min-rating", type=float, default=d.min_rating, help="ratings >= this are positives (default %(default)s)")
+    g.add_argument("--user-core", type=int, default=d.user_core, help="k-core: min positives per user (default %(default)s)")
+    g.add_argument("--item-core", type=int, default=d.item_core, help="k-core: min positives per item (default %(default)s)")
+    g.add_argument("--split", choices=("ratio", "loo", "time"), default=d.split,
+                   help="ratio: last 20%%/10%% of each user's positives are test/validation; loo: last one; "
+                        "time: global date cutoffs (default %(default)s)")
+    g.add_argument("--val-frac", type=float, default=d.val_frac)
+    g.add_argument("--test-frac", type=float, default=d.test_frac)
+    g.add_argument("--val-start", help="--split time: first validation date (YYYY-MM-DD; default the 80%% time quantile)")
+    g.add_argument("--test-start", help="--split time: first test date (default the 90%% time quantile)")
+    g.add_argument("--force", action="store_true", help="rebuild even if a prepared split with this config exists")
+
+
+def _prepared(args):
+    from .data import PrepConfig, get_variant
+    from .data.store import load_or_prepare
+
+    cfg = PrepConfig(
+        min_rating=args.min_rating, user_core=args.user_core, item_core=args.item_core, split=args.split,
+        val_frac=args.val_frac, test_frac=args.test_frac, val_start=args.val_start, test_start=args.test_start,
+    )
+    return load_or_prepare(
+        get_variant(args.variant), cfg, root=paths.prepared_dir(), cache_dir=paths.movielens_dir(),
+        source=args.source, download_ok=not args.no_download, verify=not args.no_verify, force=args.force,
+    )
+
+
+def cmd_data_variants(args) -> None:
+    from .data import VARIANTS
+
+    for v in VARIANTS.values():
+        size = f"{v.size / 1e6:.1f} MB" if v.size else "size unpublished"
+        print(f"{v.name:16} {v.layout:5} {size:18} {v.url}")
+
+
+def cmd_data_fetch(args) -> None:
+    from .data import fetch, get_variant
+
+    src = fetch(get_variant(args.variant), cache_dir=paths.movielens_dir(), source=args.source,
+                download_ok=not args.no_download, verify=not args.no_verify)
+    print(json.dumps(src.provenance, indent=2))
+
+
+def cmd_data_prepare(args) -> None:
+    from .data import summary_table
+
+    p, path = _prepared(args)
+    print(summary_table(p.summary))
+    print(f"wrote {path}")
+
+
+def cmd_train(args) -> None:
+    from .embeddings.model import TowerConfig
+    from .embeddings.run import quality_table, train_and_evaluate
+    from .embeddings.train import TrainConfig
+    from .threads import set_threads
+
+    set_threads(args.threads)
+    p, path = _prepared(args)
+    tower = TowerConfig(dim=args.dim, normalize=not args.no_normalize, title_words=not args.no_title_words,
+                        user_ids=not args.no_user_ids)
+    cfg = TrainConfig(tower=tower, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      temperature=args.temperature, logq=not args.no_logq, uniform_negatives=args.uniform_negatives,
+                      patience=args.patience, seed=args.seed)
+    out, report = train_and_evaluate(p, path, cfg, paths.models_dir(), baselines=not args.no_baselines, threads=args.threads)
+    print(quality_table([report]))
+    print(f"wrote {out}")
+
+
+def cmd_models_table(args) -> None:
+    from .embeddings.run import quality_table
+
+    files = sorted(paths.models_dir().glob("*/metrics.json")) if not args.bundles else [Path(b) / "metrics.json" for b in args.bundles]
+    if not files:
+        raise AnnBenchError(f"no trained models under {paths.models_dir()}; run `ann-bench train VARIANT` first.")
+    print(quality_table([json.loads(f.read_text()) for f in files]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .embeddings.model import TowerConfig
+    from .embeddings.train import TrainConfig
+
+    parser = argparse.ArgumentParser(prog="ann-bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="MovieLens: list, fetch, prepare").add_subparsers(dest="data_command", required=True)
+    data.add_parser("variants", help="list the MovieLens variants").set_defaults(func=cmd_data_variants)
+    f = data.add_parser("fetch", help="download (or locate) and verify a variant")
+    _add_source_args(f)
+    f.set_defaults(func=cmd_data_fetch)
+    pr = data.add_parser("prepare", help="threshold, k-core and split a variant")
+    _add_source_args(pr)
+    _add_prep_args(pr)
+    pr.set_defaults(func=cmd_data_prepare)
+
+    t = sub.add_parser("train", help="train the two-tower model and evaluate it against baselines")
+    _add_source_args(t)
+    _add_prep_args(t)
+    td, tw = TrainConfig(), TowerConfig()
+    g = t.add_argument_group("model")
+    g.add_argument("--dim", type=int, default=tw.dim, help="output dimension (default %(default)s)")
+    g.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the tower outputs")
+    g.add_argument("--no-title-words", action="store_true", help="leave title words out of the item tower")
+    g.add_argument("--no-user-ids", action="store_true", help="user tower from history and demographics only")
+    g.add_argument("--temperature", type=float, default=td.temperature)
+    g.add_argument("--no-logq", action="store_true", help="turn off the logQ popularity correction")
+    g.add_argument("--uniform-negatives", type=int, default=td.uniform_negatives, help="extra uniform negatives per batch")
+    g.add_argument("--epochs", type=int, default=td.max_epochs, help="maximum epochs (early stopping ends sooner)")
+    g.add_argument("--patience", type=int, default=td.patience)
+    g.add_argument("--batch-size", type=int, default=td.batch_size)
+    g.add_argument("--lr", type=float, default=td.lr)
+    g.add_argument("--seed", type=int, default=td.seed)
+    g.add_argument("--threads", type=int, default=1, help="threads for torch, BLAS and ALS (default %(default)s)")
+    g.add_argument("--no-baselines", action="store_true", help="skip the popularity and ALS baselines")
+    t.set_defaults(func=cmd_train)
+
+    models = sub.add_parser("models", help="trained models").add_subparsers(dest="models_command", required=True)
+    mt = models.add_parser("table", help="Markdown table of test quality for trained models")
+    mt.add_argument("bundles", nargs="*", help="model folders (default: all under datasets/models)")
+    mt.set_defaults(func=cmd_models_table)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.simplefilter("default" if getattr(args, "verbose", False) else "ignore", category=UserWarning)
+    warnings.filterwarnings("always", module="ann_bench")
+    try:
+        args.func(args)
+    except AnnBenchError as exc:
+        print(f"ann-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ann-bench: interrupted; finished outputs are kept, partial ones were discarded.", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

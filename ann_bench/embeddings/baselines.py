@@ -1,0 +1,73 @@
+"""Baselines on the same split and evaluation code path: popularity and implicit ALS.
+
+ALS's factors, regularisation and confidence weight are chosen on validation only; the
+chosen model then predicts test with each user's factor recomputed from train + validation
+(item factors fixed), the same history the two-tower user tower reads at test time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..data import TEST, TRAIN, VAL, Prepared
+from .evaluate import Scorer, dot_scorer, evaluate
+from .features import history_matrix, interaction_matrix
+
+
+def popularity_scorer(p: Prepared) -> Scorer:
+    """Every user gets the same ranking: most training positives first."""
+    counts = np.bincount(p.split(TRAIN)["item_idx"], minlength=p.n_items).astype(np.float32)
+    return lambda users: np.broadcast_to(counts, (len(users), len(counts)))
+
+
+@dataclass(frozen=True)
+class ALSConfig:
+    factors: int = 64
+    regularization: float = 0.05
+    alpha: float = 10.0
+    iterations: int = 15
+    seed: int = 0
+
+
+ALS_GRID = {"factors": [16, 32, 64, 128], "regularization": [0.1, 1.0, 10.0, 50.0], "alpha": [0.5, 1.0, 5.0, 20.0]}
+
+
+def fit_als(p: Prepared, cfg: ALSConfig, threads: int):
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    model = AlternatingLeastSquares(
+        factors=cfg.factors, regularization=cfg.regularization, alpha=cfg.alpha,
+        iterations=cfg.iterations, random_state=cfg.seed, num_threads=threads,
+    )
+    model.fit(interaction_matrix(p, (TRAIN,)), show_progress=False)
+    return model
+
+
+def als_scorer(p: Prepared, model, split: int) -> Scorer:
+    """Scores with user factors recomputed from the history known before ``split``."""
+    hist = history_matrix(p, split)
+    users = np.arange(p.n_users)
+    return dot_scorer(model.recalculate_user(users, hist), model.item_factors)
+
+
+def tune_als(p: Prepared, *, select_k: int = 50, threads: int = 1, grid: dict = ALS_GRID, progress: bool = True):
+    """Grid search on validation Recall@select_k; returns (best config, model, trials, seconds)."""
+    trials, best = [], (-1.0, None, None)
+    start = time.perf_counter()
+    combos = list(itertools.product(*grid.values()))
+    for values in tqdm(combos, desc="ALS grid", disable=not progress):
+        cfg = ALSConfig(**dict(zip(grid, values)))
+        model = fit_als(p, cfg, threads)
+        score = evaluate(p, als_scorer(p, model, VAL), VAL, ks=(select_k,))[f"recall@{select_k}"]
+        trials.append(asdict(cfg) | {f"val_recall@{select_k}": score})
+        if score > best[0]:
+            best = (score, cfg, model)
+    return best[1], best[2], trials, time.perf_counter() - start
+
+
+__all__ = ["popularity_scorer", "ALSConfig", "fit_als", "als_scorer", "tune_als", "TEST"]
