@@ -34,7 +34,7 @@ class ALSConfig:
     seed: int = 0
 
 
-ALS_GRID = {"factors": [16, 32, 64, 128], "regularization": [0.1, 1.0, 10.0, 50.0], "alpha": [0.5, 1.0, 5.0, 20.0]}
+ALS_GRID = {"factors": [32, 64, 128, 256], "regularization": [1.0, 10.0, 50.0, 200.0], "alpha": [1.0, 5.0, 20.0, 50.0]}
 
 
 def fit_als(p: Prepared, cfg: ALSConfig, threads: int):

@@ -1,0 +1,86 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ann_bench.data import TEST, VAL, PrepConfig, fetch, load, prepare
+from ann_bench.embeddings.baselines import ALSConfig, als_scorer, fit_als, popularity_scorer
+from ann_bench.embeddings.evaluate import dot_scorer, evaluate
+from ann_bench.embeddings.loss import sampled_softmax_loss
+from ann_bench.embeddings.model import TowerConfig
+from ann_bench.embeddings.train import TrainConfig, embeddings, train
+from ann_bench.errors import ConfigError
+
+from movielens_fixtures import variant_for, write_release, zip_release
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ml")
+    folder = write_release(tmp, "100k", n_users=150, n_items=60, per_user=20)
+    ml = load(fetch(variant_for(zip_release(folder), "100k"), cache_dir=tmp / "c", source=folder))
+    return prepare(ml, PrepConfig())
+
+
+def test_loss_masks_duplicate_positives_and_applies_logq():
+    users = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    items = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    ids = torch.tensor([7, 8, 7])  # rows 0 and 2 share a positive: not each other's negative
+    loss = sampled_softmax_loss(users, items, ids, temperature=1.0)
+    # row 0: logits [1, 0, masked] -> -log(e/(e+1)); row 1: [0, 1, 0] -> -log(e/(e+2)); row 2 like row 0
+    expected = (2 * -math.log(math.e / (math.e + 1)) - math.log(math.e / (math.e + 2))) / 3
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    # logQ: subtracting log expected counts changes the loss exactly as computed by hand
+    log_q = torch.log(torch.tensor([2.0, 1.0, 2.0]))
+    corrected = sampled_softmax_loss(users, items, ids, temperature=1.0, log_expected=log_q)
+    r0 = -(1 - math.log(2)) + math.log(math.exp(1 - math.log(2)) + math.exp(0))
+    r1 = -1 + math.log(math.exp(-math.log(2)) + math.e + math.exp(-math.log(2)))
+    assert corrected.item() == pytest.approx((2 * r0 + r1) / 3, rel=1e-6)
+
+
+def test_training_loss_decreases_and_beats_popularity(prepared):
+    cfg = TrainConfig(tower=TowerConfig(dim=16, hidden=64), max_epochs=15, batch_size=256, patience=15, temperature=0.2)
+    trained = train(prepared, cfg, progress=False)
+    losses = [h["loss"] for h in trained.history]
+    assert losses[-1] < 0.9 * losses[0], losses  # the floor is high: 60 items, many in-batch duplicates
+    vec = embeddings(prepared, trained.model)
+    assert vec["items"].shape == (prepared.n_items, 16) and vec["users"].shape == (prepared.n_users, 16)
+    assert np.allclose(np.linalg.norm(vec["items"], axis=1), 1, atol=1e-5)
+    tt = evaluate(prepared, dot_scorer(vec["users"], vec["items"]), TEST, ks=(10,))
+    pop = evaluate(prepared, popularity_scorer(prepared), TEST, ks=(10,))
+    assert tt["recall@10"] > pop["recall@10"], (tt, pop)
+
+
+def test_training_is_deterministic_for_a_seed(prepared):
+    cfg = TrainConfig(tower=TowerConfig(dim=8, hidden=32), max_epochs=2, batch_size=256)
+    a = embeddings(prepared, train(prepared, cfg, progress=False).model)
+    b = embeddings(prepared, train(prepared, cfg, progress=False).model)
+    np.testing.assert_array_equal(a["items"], b["items"])
+
+
+def test_als_baseline_learns_the_structure(prepared):
+    model = fit_als(prepared, ALSConfig(factors=8, regularization=1.0, alpha=5.0), threads=1)
+    als = evaluate(prepared, als_scorer(prepared, model, VAL), VAL, ks=(10,))
+    pop = evaluate(prepared, popularity_scorer(prepared), VAL, ks=(10,))
+    assert als["recall@10"] > pop["recall@10"]
+
+
+def test_bad_training_settings_are_named():
+    with pytest.raises(ConfigError, match="temperature"):
+        TrainConfig(temperature=0)
+    with pytest.raises(ConfigError, match="select_k"):
+        TrainConfig(select_k=7)
+
+
+def test_real_ml_latest_small_two_tower_beats_popularity(shared_movielens, tmp_path):
+    from ann_bench.data import get_variant
+
+    ml = load(fetch(get_variant("ml-latest-small"), cache_dir=tmp_path, source=shared_movielens / "ml-latest-small"))
+    p = prepare(ml, PrepConfig())
+    trained = train(p, TrainConfig(max_epochs=3, temperature=0.2), progress=False)
+    vec = embeddings(p, trained.model)
+    assert np.isfinite(vec["items"]).all() and vec["items"].shape[0] == 9_742
+    tt = evaluate(p, dot_scorer(vec["users"], vec["items"]), TEST, ks=(50,))
+    pop = evaluate(p, popularity_scorer(p), TEST, ks=(50,))
+    assert tt["recall@50"] > 1.2 * pop["recall@50"], (tt, pop)
