@@ -44,25 +44,25 @@ def test_training_loss_decreases_and_beats_popularity(prepared):
     trained = train(prepared, cfg, progress=False)
     losses = [h["loss"] for h in trained.history]
     assert losses[-1] < 0.9 * losses[0], losses  # the floor is high: 60 items, many in-batch duplicates
-    vec = embeddings(prepared, trained.model)
+    vec = embeddings(prepared, trained)
     assert vec["items"].shape == (prepared.n_items, 16) and vec["users"].shape == (prepared.n_users, 16)
     assert np.allclose(np.linalg.norm(vec["items"], axis=1), 1, atol=1e-5)
     tt = evaluate(prepared, dot_scorer(vec["users"], vec["items"]), TEST, ks=(10,))
-    pop = evaluate(prepared, popularity_scorer(prepared), TEST, ks=(10,))
+    pop = evaluate(prepared, popularity_scorer(prepared, TEST), TEST, ks=(10,))
     assert tt["recall@10"] > pop["recall@10"], (tt, pop)
 
 
 def test_training_is_deterministic_for_a_seed(prepared):
     cfg = TrainConfig(tower=TowerConfig(dim=8, hidden=32), max_epochs=2, batch_size=256)
-    a = embeddings(prepared, train(prepared, cfg, progress=False).model)
-    b = embeddings(prepared, train(prepared, cfg, progress=False).model)
+    a = embeddings(prepared, train(prepared, cfg, progress=False))
+    b = embeddings(prepared, train(prepared, cfg, progress=False))
     np.testing.assert_array_equal(a["items"], b["items"])
 
 
 def test_als_baseline_learns_the_structure(prepared):
     model = fit_als(prepared, ALSConfig(factors=8, regularization=1.0, alpha=5.0), threads=1)
     als = evaluate(prepared, als_scorer(prepared, model, VAL), VAL, ks=(10,))
-    pop = evaluate(prepared, popularity_scorer(prepared), VAL, ks=(10,))
+    pop = evaluate(prepared, popularity_scorer(prepared, VAL), VAL, ks=(10,))
     assert als["recall@10"] > pop["recall@10"]
 
 
@@ -79,8 +79,8 @@ def test_real_ml_latest_small_two_tower_beats_popularity(shared_movielens, tmp_p
     ml = load(fetch(get_variant("ml-latest-small"), cache_dir=tmp_path, source=shared_movielens / "ml-latest-small"))
     p = prepare(ml, PrepConfig())
     trained = train(p, TrainConfig(max_epochs=3, temperature=0.2), progress=False)
-    vec = embeddings(p, trained.model)
+    vec = embeddings(p, trained)
     assert np.isfinite(vec["items"]).all() and vec["items"].shape[0] == 9_742
     tt = evaluate(p, dot_scorer(vec["users"], vec["items"]), TEST, ks=(50,))
-    pop = evaluate(p, popularity_scorer(p), TEST, ks=(50,))
+    pop = evaluate(p, popularity_scorer(p, TEST), TEST, ks=(50,))
     assert tt["recall@50"] > 1.2 * pop["recall@50"], (tt, pop)

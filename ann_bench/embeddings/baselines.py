@@ -1,8 +1,8 @@
 """Baselines on the same split and evaluation code path: popularity and implicit ALS.
 
-ALS's factors, regularisation and confidence weight are chosen on validation only; the
-chosen model then predicts test with each user's factor recomputed from train + validation
-(item factors fixed), the same history the two-tower user tower reads at test time.
+Like the two-tower model, each is fit on train to predict validation and refit on train +
+validation to predict test. ALS's factors, regularisation and confidence weight are chosen
+on validation only.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data import TEST, TRAIN, VAL, Prepared
+from ..data import VAL, Prepared
 from .evaluate import Scorer, dot_scorer, evaluate
-from .features import history_matrix, interaction_matrix
+from .features import history_matrix
 
 
-def popularity_scorer(p: Prepared) -> Scorer:
-    """Every user gets the same ranking: most training positives first."""
-    counts = np.bincount(p.split(TRAIN)["item_idx"], minlength=p.n_items).astype(np.float32)
+def popularity_scorer(p: Prepared, split: int) -> Scorer:
+    """Every user gets the same ranking: most positives known before ``split`` first."""
+    known = p.interactions[p.interactions["split"] < split]
+    counts = np.bincount(known["item_idx"], minlength=p.n_items).astype(np.float32)
     return lambda users: np.broadcast_to(counts, (len(users), len(counts)))
 
 
@@ -37,26 +38,27 @@ class ALSConfig:
 ALS_GRID = {"factors": [32, 64, 128, 256], "regularization": [1.0, 10.0, 50.0, 200.0], "alpha": [1.0, 5.0, 20.0, 50.0]}
 
 
-def fit_als(p: Prepared, cfg: ALSConfig, threads: int):
+def fit_als(p: Prepared, cfg: ALSConfig, threads: int, split: int = VAL):
+    """ALS on the positives known before ``split`` (train for VAL, train + val for TEST)."""
     from implicit.cpu.als import AlternatingLeastSquares
 
     model = AlternatingLeastSquares(
         factors=cfg.factors, regularization=cfg.regularization, alpha=cfg.alpha,
         iterations=cfg.iterations, random_state=cfg.seed, num_threads=threads,
     )
-    model.fit(interaction_matrix(p, (TRAIN,)), show_progress=False)
+    model.fit(history_matrix(p, split), show_progress=False)
     return model
 
 
 def als_scorer(p: Prepared, model, split: int) -> Scorer:
-    """Scores with user factors recomputed from the history known before ``split``."""
+    """Scores for ``split`` with each user's factor solved from the history known before it."""
     hist = history_matrix(p, split)
     users = np.arange(p.n_users)
     return dot_scorer(model.recalculate_user(users, hist), model.item_factors)
 
 
 def tune_als(p: Prepared, *, select_k: int = 50, threads: int = 1, grid: dict = ALS_GRID, progress: bool = True):
-    """Grid search on validation Recall@select_k; returns (best config, model, trials, seconds)."""
+    """Grid search on validation Recall@select_k; returns (best config, trials, seconds)."""
     trials, best = [], (-1.0, None, None)
     start = time.perf_counter()
     combos = list(itertools.product(*grid.values()))
@@ -66,8 +68,7 @@ def tune_als(p: Prepared, *, select_k: int = 50, threads: int = 1, grid: dict = 
         score = evaluate(p, als_scorer(p, model, VAL), VAL, ks=(select_k,))[f"recall@{select_k}"]
         trials.append(asdict(cfg) | {f"val_recall@{select_k}": score})
         if score > best[0]:
-            best = (score, cfg, model)
-    return best[1], best[2], trials, time.perf_counter() - start
+            best = (score, cfg)
+    return best[1], trials, time.perf_counter() - start
 
 
-__all__ = ["popularity_scorer", "ALSConfig", "fit_als", "als_scorer", "tune_als", "TEST"]

@@ -9,8 +9,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..data import TEST, VAL, Prepared
-from .baselines import als_scorer, popularity_scorer, tune_als
+from .baselines import als_scorer, fit_als, popularity_scorer, tune_als
 from .evaluate import PROTOCOL, dot_scorer, evaluate
+from .features import history_matrix
 from .store import save_bundle
 from .train import TrainConfig, embeddings, train
 
@@ -32,10 +33,10 @@ def train_and_evaluate(
 ) -> tuple[Path, dict]:
     """Train, then evaluate two-tower, popularity and tuned ALS on validation and test."""
     trained = train(p, cfg, progress=progress)
-    vectors = embeddings(p, trained.model)
+    vectors = embeddings(p, trained)
     models = {
         "two-tower": {
-            "val": evaluate(p, dot_scorer(trained.model.embed_users(_val_hist(p)), vectors["items"]), VAL),
+            "val": evaluate(p, dot_scorer(trained.model.embed_users(history_matrix(p, VAL)), trained.model.embed_items()), VAL),
             "test": evaluate(p, dot_scorer(vectors["users"], vectors["items"]), TEST),
             "train_seconds": trained.train_seconds,
             "best_epoch": trained.best_epoch,
@@ -44,13 +45,15 @@ def train_and_evaluate(
     }
     if baselines:
         start = time.perf_counter()
-        pop = popularity_scorer(p)
-        models["popularity"] = {"val": evaluate(p, pop, VAL), "test": evaluate(p, pop, TEST), "train_seconds": time.perf_counter() - start}
-        als_cfg, als, trials, secs = tune_als(p, select_k=cfg.select_k, threads=threads, progress=progress)
+        pop = {s: evaluate(p, popularity_scorer(p, s), s) for s in (VAL, TEST)}
+        models["popularity"] = {"val": pop[VAL], "test": pop[TEST], "train_seconds": time.perf_counter() - start}
+        als_cfg, trials, secs = tune_als(p, select_k=cfg.select_k, threads=threads, progress=progress)
+        start = time.perf_counter()
+        als = {s: fit_als(p, als_cfg, threads, s) for s in (VAL, TEST)}
         models["als"] = {
-            "val": evaluate(p, als_scorer(p, als, VAL), VAL),
-            "test": evaluate(p, als_scorer(p, als, TEST), TEST),
-            "train_seconds": secs,
+            "val": evaluate(p, als_scorer(p, als[VAL], VAL), VAL),
+            "test": evaluate(p, als_scorer(p, als[TEST], TEST), TEST),
+            "train_seconds": secs + time.perf_counter() - start,
             "config": asdict(als_cfg),
             "grid": trials,
         }
@@ -64,12 +67,6 @@ def train_and_evaluate(
     }
     out = save_bundle(out_root / bundle_name(p, cfg), p, prepared_file, trained, vectors, report)
     return out, report
-
-
-def _val_hist(p: Prepared):
-    from .features import history_matrix
-
-    return history_matrix(p, VAL)
 
 
 def quality_table(reports: list[dict], ks: tuple[int, ...] = (10, 50)) -> str:

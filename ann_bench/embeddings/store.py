@@ -22,7 +22,7 @@ def save_bundle(out_dir: Path, p: Prepared, prepared_file: Path, trained, vector
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = asdict(trained.config)
-    torch.save({"state_dict": trained.model.state_dict(), "train_config": cfg, "prepared": str(prepared_file)}, out_dir / "model.pt")
+    torch.save({"state_dict": trained.final.state_dict(), "train_config": cfg, "prepared": str(prepared_file)}, out_dir / "model.pt")
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
     with atomic_h5(out_dir / "embeddings.h5") as f:
         f.attrs["format_version"] = FORMAT_VERSION

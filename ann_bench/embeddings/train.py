@@ -31,6 +31,7 @@ class TrainConfig:
     patience: int = 5
     select_k: int = 50
     seed: int = 0
+    refit: bool = True
 
     def __post_init__(self) -> None:
         checks = {
@@ -55,71 +56,91 @@ class Trained:
     history: list[dict]
     best_epoch: int
     train_seconds: float
+    final: TwoTower  # predicts test: ``model`` refit on train + validation, or ``model`` itself
 
 
-def build_model(p: Prepared, cfg: TrainConfig) -> TwoTower:
-    model = TwoTower(ItemFeatures.build(p.items), UserFeatures.build(p.users), p.n_users, p.n_items, cfg.tower)
-    model.mark_known(interaction_matrix(p, (TRAIN,)))
-    return model
+class _Fitter:
+    """A fresh model and optimiser, and one-epoch passes over the positives of ``splits``."""
+
+    def __init__(self, p: Prepared, cfg: TrainConfig, splits: tuple[int, ...]):
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.cfg = cfg
+        self.hist = interaction_matrix(p, splits)
+        self.model = TwoTower(ItemFeatures.build(p.items), UserFeatures.build(p.users), p.n_users, p.n_items, cfg.tower)
+        self.model.mark_known(self.hist)
+        df = p.interactions[p.interactions["split"].isin(splits)]
+        self.users = torch.from_numpy(df["user_idx"].to_numpy().copy())
+        self.items = torch.from_numpy(df["item_idx"].to_numpy().copy())
+        self.batch = min(cfg.batch_size, len(df))
+        counts = np.bincount(df["item_idx"].to_numpy(), minlength=p.n_items).astype(np.float64)
+        self.log_expected = torch.from_numpy(np.log(np.maximum(self.batch * counts / counts.sum(), 1e-12))).float()
+        self.core = np.flatnonzero(p.items["in_core"].to_numpy())
+        self.neg_log_expected = float(np.log(cfg.uniform_negatives / len(self.core))) if cfg.uniform_negatives else 0.0
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def epoch(self) -> float:
+        """One shuffled pass in full batches (a fixed batch size keeps the logQ scale right)."""
+        cfg, model = self.cfg, self.model
+        model.train()
+        order = torch.from_numpy(self.rng.permutation(len(self.users)))
+        losses = []
+        for s in range(0, len(order) - self.batch + 1, self.batch):
+            idx = order[s : s + self.batch]
+            u, i = self.users[idx], self.items[idx]
+            neg = torch.from_numpy(self.rng.choice(self.core, cfg.uniform_negatives)) if cfg.uniform_negatives else None
+            loss = sampled_softmax_loss(
+                model.user(u, self.hist, exclude=i),
+                model.item(i),
+                i,
+                temperature=cfg.temperature,
+                log_expected=self.log_expected[i] if cfg.logq else None,
+                negatives=model.item(neg) if neg is not None else None,
+                negative_ids=neg,
+                negative_log_expected=self.neg_log_expected,
+            )
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            losses.append(loss.item())
+        return float(np.mean(losses))
 
 
 def train(p: Prepared, cfg: TrainConfig = TrainConfig(), *, progress: bool = True) -> Trained:
-    """Fit on train positives; keep the epoch with the best validation Recall@select_k."""
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    model = build_model(p, cfg)
-    tr = p.split(TRAIN)
-    users_all = torch.from_numpy(tr["user_idx"].to_numpy().copy())
-    items_all = torch.from_numpy(tr["item_idx"].to_numpy().copy())
-    train_hist = interaction_matrix(p, (TRAIN,))
-    counts = np.bincount(tr["item_idx"].to_numpy(), minlength=p.n_items).astype(np.float64)
-    batch = min(cfg.batch_size, len(tr))
-    log_expected = torch.from_numpy(np.log(np.maximum(batch * counts / counts.sum(), 1e-12))).float()
-    core = np.flatnonzero(p.items["in_core"].to_numpy())
-    neg_log_expected = float(np.log(cfg.uniform_negatives / len(core))) if cfg.uniform_negatives else 0.0
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    val_hist = history_matrix(p, VAL)
+    """Fit on train positives and keep the epoch with the best validation Recall@select_k.
 
+    With ``cfg.refit`` a second model is then trained from scratch on train + validation
+    for that many epochs; it is the one that predicts test (as the ALS baseline is refit).
+    """
+    fit = _Fitter(p, cfg, (TRAIN,))
+    val_hist = history_matrix(p, VAL)
     best, best_epoch, best_state, history, bad_epochs = -1.0, -1, None, [], 0
     key = f"recall@{cfg.select_k}"
     start = time.perf_counter()
     bar = tqdm(range(cfg.max_epochs), desc="train", unit="epoch", disable=not progress)
     for epoch in bar:
-        model.train()
-        order = torch.from_numpy(rng.permutation(len(tr)))
-        losses = []
-        for s in range(0, len(order) - batch + 1, batch):  # full batches only: a fixed logQ scale
-            idx = order[s : s + batch]
-            u, i = users_all[idx], items_all[idx]
-            neg_ids = torch.from_numpy(rng.choice(core, cfg.uniform_negatives)) if cfg.uniform_negatives else None
-            loss = sampled_softmax_loss(
-                model.user(u, train_hist, exclude=i),
-                model.item(i),
-                i,
-                temperature=cfg.temperature,
-                log_expected=log_expected[i] if cfg.logq else None,
-                negatives=model.item(neg_ids) if neg_ids is not None else None,
-                negative_ids=neg_ids,
-                negative_log_expected=neg_log_expected,
-            )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        val = evaluate(p, dot_scorer(model.embed_users(val_hist), model.embed_items()), VAL, ks=(cfg.select_k,))
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)), key: val[key]})
-        bar.set_postfix(loss=f"{np.mean(losses):.3f}", **{f"val_{key}": f"{val[key]:.4f}"})
+        loss = fit.epoch()
+        val = evaluate(p, dot_scorer(fit.model.embed_users(val_hist), fit.model.embed_items()), VAL, ks=(cfg.select_k,))
+        history.append({"epoch": epoch, "loss": loss, key: val[key]})
+        bar.set_postfix(loss=f"{loss:.3f}", **{f"val_{key}": f"{val[key]:.4f}"})
         if val[key] > best:
-            best, best_epoch, best_state, bad_epochs = val[key], epoch, copy.deepcopy(model.state_dict()), 0
+            best, best_epoch, best_state, bad_epochs = val[key], epoch, copy.deepcopy(fit.model.state_dict()), 0
         else:
             bad_epochs += 1
             if bad_epochs >= cfg.patience:
                 break
     bar.close()
-    model.load_state_dict(best_state)
-    return Trained(model, cfg, history, best_epoch, time.perf_counter() - start)
+    fit.model.load_state_dict(best_state)
+    final = fit.model
+    if cfg.refit:
+        refit = _Fitter(p, cfg, (TRAIN, VAL))
+        for _ in tqdm(range(best_epoch + 1), desc="refit on train+val", unit="epoch", disable=not progress):
+            refit.epoch()
+        final = refit.model
+    return Trained(fit.model, cfg, history, best_epoch, time.perf_counter() - start, final)
 
 
-def embeddings(p: Prepared, model: TwoTower) -> dict[str, np.ndarray]:
-    """Item vectors and test-time user vectors (history = train + validation)."""
+def embeddings(p: Prepared, trained: Trained) -> dict[str, np.ndarray]:
+    """Test-time vectors: items, and users from their train + validation history."""
+    model = trained.final
     return {"items": model.embed_items(), "users": model.embed_users(history_matrix(p, TEST))}
