@@ -76,6 +76,7 @@ def cmd_data_prepare(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from .data import summary_table
     from .embeddings.model import TowerConfig
     from .embeddings.run import quality_table, train_and_evaluate
     from .embeddings.train import TrainConfig
@@ -83,12 +84,14 @@ def cmd_train(args) -> None:
 
     set_threads(args.threads)
     p, path = _prepared(args)
+    print(summary_table(p.summary))
     tower = TowerConfig(dim=args.dim, normalize=not args.no_normalize, title_words=not args.no_title_words,
                         user_ids=not args.no_user_ids)
     cfg = TrainConfig(tower=tower, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      temperature=args.temperature, logq=not args.no_logq, uniform_negatives=args.uniform_negatives,
+                      temperature=args.temperature[0], logq=not args.no_logq, uniform_negatives=args.uniform_negatives,
                       patience=args.patience, seed=args.seed)
-    out, report = train_and_evaluate(p, path, cfg, paths.models_dir(), baselines=not args.no_baselines, threads=args.threads)
+    out, report = train_and_evaluate(p, path, cfg, paths.models_dir(), temperatures=tuple(args.temperature),
+                                     baselines=not args.no_baselines, threads=args.threads)
     print(quality_table([report]))
     print(f"wrote {out}")
 
@@ -128,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the tower outputs")
     g.add_argument("--no-title-words", action="store_true", help="leave title words out of the item tower")
     g.add_argument("--no-user-ids", action="store_true", help="user tower from history and demographics only")
-    g.add_argument("--temperature", type=float, default=td.temperature)
+    g.add_argument("--temperature", type=float, nargs="+", default=[0.1, 0.15, 0.2, 0.3],
+                   help="softmax temperature(s); with several, the best on validation is kept (default %(default)s)")
     g.add_argument("--no-logq", action="store_true", help="turn off the logQ popularity correction")
     g.add_argument("--uniform-negatives", type=int, default=td.uniform_negatives, help="extra uniform negatives per batch")
     g.add_argument("--epochs", type=int, default=td.max_epochs, help="maximum epochs (early stopping ends sooner)")
@@ -147,10 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"ann-bench: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    warnings.simplefilter("default" if getattr(args, "verbose", False) else "ignore", category=UserWarning)
-    warnings.filterwarnings("always", module="ann_bench")
+    warnings.showwarning = _one_line_warning
     try:
         args.func(args)
     except AnnBenchError as exc:

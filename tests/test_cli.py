@@ -29,12 +29,15 @@ def test_prepare_and_train_from_a_local_folder(tmp_path, monkeypatch, capsys):
     assert main(["data", "prepare", "ml-100k", "--source", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "train" in out and "test" in out and "wrote" in out
-    args = ["train", "ml-100k", "--source", str(folder), "--epochs", "2", "--dim", "8", "--no-baselines"]
+    args = ["train", "ml-100k", "--source", str(folder), "--epochs", "2", "--dim", "8", "--temperature", "0.1", "0.3", "--no-baselines"]
     assert main(args) == 0
     bundles = list((tmp_path / "datasets" / "models").glob("ml-100k.*"))
     assert len(bundles) == 1
     report = json.loads((bundles[0] / "metrics.json").read_text())
-    assert set(report["models"]) == {"two-tower"} and report["models"]["two-tower"]["test"]["users"] > 0
+    tt = report["models"]["two-tower"]
+    assert set(report["models"]) == {"two-tower"} and tt["test"]["users"] > 0
+    assert [g["temperature"] for g in tt["grid"]] == [0.1, 0.3]
+    assert tt["config"]["temperature"] == max(tt["grid"], key=lambda g: g["val_recall@50"])["temperature"]
     assert main(["models", "table"]) == 0
     assert "| ml-100k | two-tower |" in capsys.readouterr().out
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from ann_bench.data import TEST, TRAIN, VAL, PrepConfig, fetch, load, prepare
-from ann_bench.embeddings.evaluate import evaluate, relevant_lists, top_k
+from ann_bench.embeddings.evaluate import evaluate, relevant_lists
+from ann_bench.topk import top_k
 from ann_bench.embeddings.metrics import hits, ndcg_at_k, recall_at_k, summarize
 
 from movielens_fixtures import variant_for, write_release, zip_release

@@ -168,14 +168,18 @@ def prepare(ml: MovieLens, cfg: PrepConfig) -> Prepared:
     )
     out = Prepared(ml.name, cfg, inter, items, users, provenance=dict(ml.provenance))
     out.summary = summarize(out) | extra
-    test_users = out.summary["splits"]["test"]["users"]
-    if cfg.split == "time" and test_users < FEW_TEST_USERS:
+    warn_if_few_test_users(out)
+    return out
+
+
+def warn_if_few_test_users(p: Prepared) -> None:
+    test_users = p.summary["splits"]["test"]["users"]
+    if p.config.split == "time" and test_users < FEW_TEST_USERS:
         warnings.warn(
-            f"{ml.name}: the global time cutoff leaves only {test_users} test users; metrics will be "
+            f"{p.name}: the global time cutoff leaves only {test_users} test users; metrics will be "
             f"noisy. --split ratio evaluates every user and suits small variants better.",
             stacklevel=2,
         )
-    return out
 
 
 def summarize(p: Prepared) -> dict:

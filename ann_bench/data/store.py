@@ -54,11 +54,13 @@ def load_or_prepare(
     """The prepared split for (variant, cfg): read from ``root`` if there, else built and saved."""
     from .fetch import fetch
     from .parse import load as parse
-    from .preprocess import prepare
+    from .preprocess import prepare, warn_if_few_test_users
 
     path = prepared_path(root, variant.name, cfg)
     if path.exists() and not force:
-        return load(path), path
+        p = load(path)
+        warn_if_few_test_users(p)
+        return p, path
     src = fetch(variant, cache_dir=cache_dir, source=source, download_ok=download_ok, verify=verify)
     p = prepare(parse(src), cfg)
     return p, save(p, path)

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from ..data import Prepared
+from ..topk import top_k
 from .features import history_matrix
 from .metrics import hits, summarize
 
@@ -33,14 +34,6 @@ def relevant_lists(p: Prepared, split: int) -> tuple[np.ndarray, list[np.ndarray
     groups = df.groupby("user_idx")["item_idx"]
     users = np.fromiter(groups.groups.keys(), dtype=np.int64)
     return users, [np.sort(g.to_numpy()) for _, g in groups]
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k highest scores per row, best first (ties by lower index)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.lexsort((part, -np.take_along_axis(scores, part, 1)), axis=1)
-    return np.take_along_axis(part, order, 1)
 
 
 def evaluate(p: Prepared, scorer: Scorer, split: int, ks: tuple[int, ...] = KS, batch: int = 1024) -> dict[str, float]:

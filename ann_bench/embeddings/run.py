@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from ..data import TEST, VAL, Prepared
@@ -13,11 +13,28 @@ from .baselines import als_scorer, fit_als, popularity_scorer, tune_als
 from .evaluate import PROTOCOL, dot_scorer, evaluate
 from .features import history_matrix
 from .store import save_bundle
-from .train import TrainConfig, embeddings, train
+from .train import TrainConfig, embeddings, refit, select
 
 
-def bundle_name(p: Prepared, cfg: TrainConfig) -> str:
-    tag = hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True).encode()).hexdigest()[:8]
+def train_two_tower(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ...], *, progress: bool = True):
+    """Early-stopped runs over the temperature grid; the best on validation is refit.
+
+    Returns the chosen model, the grid's validation results, and the total seconds.
+    """
+    trials = [select(p, replace(cfg, temperature=t), progress=progress) for t in (temperatures or (cfg.temperature,))]
+    best = max(trials, key=lambda t: t.best_val)
+    final = refit(p, best, progress=progress) if cfg.refit else best
+    grid = [
+        {"temperature": t.config.temperature, "best_epoch": t.best_epoch, f"val_recall@{cfg.select_k}": t.best_val, "seconds": t.train_seconds}
+        for t in trials
+    ]
+    seconds = sum(t.train_seconds for t in trials) + final.train_seconds - best.train_seconds
+    return final, grid, seconds
+
+
+def bundle_name(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ...]) -> str:
+    key = asdict(cfg) | {"temperatures": list(temperatures)}
+    tag = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
     return f"{p.name}.{p.config.split}-{p.config.tag()}.tt-{tag}"
 
 
@@ -27,20 +44,27 @@ def train_and_evaluate(
     cfg: TrainConfig,
     out_root: Path,
     *,
+    temperatures: tuple[float, ...] = (),
     baselines: bool = True,
     threads: int = 1,
     progress: bool = True,
 ) -> tuple[Path, dict]:
-    """Train, then evaluate two-tower, popularity and tuned ALS on validation and test."""
-    trained = train(p, cfg, progress=progress)
+    """Train, then evaluate two-tower, popularity and tuned ALS on validation and test.
+
+    ``temperatures``: a grid for the two-tower softmax temperature, chosen on validation
+    like ALS's hyperparameters (empty: just ``cfg.temperature``).
+    """
+    trained, grid, seconds = train_two_tower(p, cfg, temperatures, progress=progress)
     vectors = embeddings(p, trained)
     models = {
         "two-tower": {
             "val": evaluate(p, dot_scorer(trained.model.embed_users(history_matrix(p, VAL)), trained.model.embed_items()), VAL),
             "test": evaluate(p, dot_scorer(vectors["users"], vectors["items"]), TEST),
-            "train_seconds": trained.train_seconds,
+            "train_seconds": seconds,
+            "final_train_seconds": trained.train_seconds,
             "best_epoch": trained.best_epoch,
-            "config": asdict(cfg),
+            "config": asdict(trained.config),
+            "grid": grid,
         }
     }
     if baselines:
@@ -65,7 +89,7 @@ def train_and_evaluate(
         "history": trained.history,
         "models": models,
     }
-    out = save_bundle(out_root / bundle_name(p, cfg), p, prepared_file, trained, vectors, report)
+    out = save_bundle(out_root / bundle_name(p, cfg, temperatures), p, prepared_file, trained, vectors, report)
     return out, report
 
 

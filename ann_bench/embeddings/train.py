@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ class TrainConfig:
     batch_size: int = 1024
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    temperature: float = 0.05
+    temperature: float = 0.2
     logq: bool = True
     uniform_negatives: int = 0
     patience: int = 5
@@ -57,6 +57,10 @@ class Trained:
     best_epoch: int
     train_seconds: float
     final: TwoTower  # predicts test: ``model`` refit on train + validation, or ``model`` itself
+
+    @property
+    def best_val(self) -> float:
+        return self.history[self.best_epoch][f"recall@{self.config.select_k}"]
 
 
 class _Fitter:
@@ -106,18 +110,14 @@ class _Fitter:
         return float(np.mean(losses))
 
 
-def train(p: Prepared, cfg: TrainConfig = TrainConfig(), *, progress: bool = True) -> Trained:
-    """Fit on train positives and keep the epoch with the best validation Recall@select_k.
-
-    With ``cfg.refit`` a second model is then trained from scratch on train + validation
-    for that many epochs; it is the one that predicts test (as the ALS baseline is refit).
-    """
+def select(p: Prepared, cfg: TrainConfig, *, progress: bool = True) -> Trained:
+    """Fit on train positives and keep the epoch with the best validation Recall@select_k."""
     fit = _Fitter(p, cfg, (TRAIN,))
     val_hist = history_matrix(p, VAL)
     best, best_epoch, best_state, history, bad_epochs = -1.0, -1, None, [], 0
     key = f"recall@{cfg.select_k}"
     start = time.perf_counter()
-    bar = tqdm(range(cfg.max_epochs), desc="train", unit="epoch", disable=not progress)
+    bar = tqdm(range(cfg.max_epochs), desc=f"train (T={cfg.temperature:g})", unit="epoch", disable=not progress)
     for epoch in bar:
         loss = fit.epoch()
         val = evaluate(p, dot_scorer(fit.model.embed_users(val_hist), fit.model.embed_items()), VAL, ks=(cfg.select_k,))
@@ -131,13 +131,25 @@ def train(p: Prepared, cfg: TrainConfig = TrainConfig(), *, progress: bool = Tru
                 break
     bar.close()
     fit.model.load_state_dict(best_state)
-    final = fit.model
-    if cfg.refit:
-        refit = _Fitter(p, cfg, (TRAIN, VAL))
-        for _ in tqdm(range(best_epoch + 1), desc="refit on train+val", unit="epoch", disable=not progress):
-            refit.epoch()
-        final = refit.model
-    return Trained(fit.model, cfg, history, best_epoch, time.perf_counter() - start, final)
+    return Trained(fit.model, cfg, history, best_epoch, time.perf_counter() - start, fit.model)
+
+
+def refit(p: Prepared, selected: Trained, *, progress: bool = True) -> Trained:
+    """Train from scratch on train + validation for the selected number of epochs.
+
+    The refit model predicts test, as the ALS baseline is refit on train + validation.
+    """
+    start = time.perf_counter()
+    fit = _Fitter(p, selected.config, (TRAIN, VAL))
+    for _ in tqdm(range(selected.best_epoch + 1), desc="refit on train+val", unit="epoch", disable=not progress):
+        fit.epoch()
+    return replace(selected, final=fit.model, train_seconds=selected.train_seconds + time.perf_counter() - start)
+
+
+def train(p: Prepared, cfg: TrainConfig = TrainConfig(), *, progress: bool = True) -> Trained:
+    """:func:`select` on validation, then :func:`refit` on train + validation if ``cfg.refit``."""
+    selected = select(p, cfg, progress=progress)
+    return refit(p, selected, progress=progress) if cfg.refit else selected
 
 
 def embeddings(p: Prepared, trained: Trained) -> dict[str, np.ndarray]:
