@@ -33,3 +33,25 @@ def models_dir() -> Path:
 
 def results_dir() -> Path:
     return home() / "results"
+
+
+def workloads_dir() -> Path:
+    return datasets_dir() / "workloads"
+
+
+def workload_files() -> list[Path]:
+    """Built workloads, plus ann-benchmarks files dropped straight into ``datasets/``."""
+    return sorted(workloads_dir().glob("*.hdf5")) + sorted(datasets_dir().glob("*.hdf5"))
+
+
+def find_workload(name: str) -> Path:
+    from .errors import DataError
+
+    direct = Path(name)
+    if direct.suffix in (".hdf5", ".h5") and direct.is_file():
+        return direct
+    for cand in (workloads_dir() / f"{name}.hdf5", datasets_dir() / f"{name}.hdf5"):
+        if cand.is_file():
+            return cand
+    known = ", ".join(p.stem for p in workload_files()) or "none yet (run `ann-bench workloads build`)"
+    raise DataError(f"no workload '{name}' in {workloads_dir()} or {datasets_dir()}. Known: {known}.")

@@ -211,7 +211,8 @@ def summarize(p: Prepared) -> dict:
 def summary_table(summary: dict) -> str:
     """The per-split summary as a small aligned text table."""
     rows = [("split", "users", "items", "interactions", "cold users", "cold items")]
-    for name, s in summary["splits"].items():
+    for name in SPLIT_NAMES:
+        s = summary["splits"][name]
         rows.append((name, s["users"], s["items"], s["interactions"], s["cold_users"], s["cold_items"]))
     widths = [max(len(str(r[c])) for r in rows) for c in range(len(rows[0]))]
     lines = ["  ".join(str(v).rjust(w) for v, w in zip(r, widths)) for r in rows]

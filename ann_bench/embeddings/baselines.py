@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..data import VAL, Prepared
@@ -39,14 +40,19 @@ ALS_GRID = {"factors": [32, 64, 128, 256], "regularization": [1.0, 10.0, 50.0, 2
 
 
 def fit_als(p: Prepared, cfg: ALSConfig, threads: int, split: int = VAL):
-    """ALS on the positives known before ``split`` (train for VAL, train + val for TEST)."""
+    """ALS on the positives known before ``split`` (train for VAL, train + val for TEST).
+
+    implicit parallelises with its own threads; BLAS is held to one thread meanwhile, as
+    implicit asks (nested BLAS threads oversubscribe the cores).
+    """
     from implicit.cpu.als import AlternatingLeastSquares
 
     model = AlternatingLeastSquares(
         factors=cfg.factors, regularization=cfg.regularization, alpha=cfg.alpha,
         iterations=cfg.iterations, random_state=cfg.seed, num_threads=threads,
     )
-    model.fit(history_matrix(p, split), show_progress=False)
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.fit(history_matrix(p, split), show_progress=False)
     return model
 
 
@@ -54,7 +60,9 @@ def als_scorer(p: Prepared, model, split: int) -> Scorer:
     """Scores for ``split`` with each user's factor solved from the history known before it."""
     hist = history_matrix(p, split)
     users = np.arange(p.n_users)
-    return dot_scorer(model.recalculate_user(users, hist), model.item_factors)
+    with threadpool_limits(limits=1, user_api="blas"):
+        factors = model.recalculate_user(users, hist)
+    return dot_scorer(factors, model.item_factors)
 
 
 def tune_als(p: Prepared, *, select_k: int = 50, threads: int = 1, grid: dict = ALS_GRID, progress: bool = True):

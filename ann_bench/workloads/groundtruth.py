@@ -72,7 +72,8 @@ def exact_knn(
     base_sq = np.einsum("ij,ij->i", base, base) if metric == "l2" else None
     # about 256 MB of float32 scores per block
     block = block or max(1, min(len(queries), (64 << 20) // max(1, len(base))))
-    ids = np.empty((len(queries), min(k, len(base))), dtype=np.int32)
+    k = min(k, len(base) - (exclude is not None))  # an excluded id is never an answer
+    ids = np.empty((len(queries), k), dtype=np.int32)
     dists = np.empty(ids.shape, dtype=np.float32)
     from tqdm.auto import tqdm
 

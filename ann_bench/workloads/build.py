@@ -1,0 +1,126 @@
+"""Build search workloads from a trained model's exported vectors.
+
+- ``u2i``: queries are users (vectors from their train + validation history), base is every
+  catalog item: the retrieval step of a recommender. Metrics ip (what the model was trained
+  with), cosine and l2.
+- ``i2i``: "more like this": queries are items, base is every item, the query's own id
+  excluded from its answers. Metric cosine.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..data import TEST, TRAIN, VAL, store as prepared_store
+from ..embeddings.evaluate import relevant_lists
+from ..embeddings.store import load_vectors
+from ..errors import ConfigError
+from . import format as wformat
+from . import scale as wscale
+from .groundtruth import METRICS, exact_knn
+
+KINDS = {"u2i": METRICS, "i2i": ("cosine",)}
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    kinds: tuple[str, ...] = ("u2i", "i2i")
+    u2i_metrics: tuple[str, ...] = ("ip", "cosine", "l2")
+    i2i_metrics: tuple[str, ...] = ("cosine",)
+    k: int = 100
+    scale: int | None = None  # total base size after adding synthetic items
+    max_i2i_queries: int = 10_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for kind in self.kinds:
+            if kind not in KINDS:
+                raise ConfigError(f"unknown workload kind '{kind}'; expected one of {', '.join(KINDS)}.")
+        for kind, metrics in (("u2i", self.u2i_metrics), ("i2i", self.i2i_metrics)):
+            for m in metrics:
+                if m not in KINDS[kind]:
+                    raise ConfigError(f"metric '{m}' is not available for {kind} (choose from {', '.join(KINDS[kind])}).")
+        if self.k < 1:
+            raise ConfigError("k must be >= 1.")
+
+    def jobs(self) -> list[tuple[str, str]]:
+        return [(kind, m) for kind in self.kinds for m in (self.u2i_metrics if kind == "u2i" else self.i2i_metrics)]
+
+
+def human(n: int) -> str:
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return str(n)
+
+
+def workload_name(variant: str, kind: str, metric: str, scale: int | None) -> str:
+    return f"{variant}.{kind}.{metric}" + (f".synthetic{human(scale)}" if scale else "")
+
+
+def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = True) -> list[Path]:
+    """Write one workload file per (kind, metric) of ``spec``; returns their paths."""
+    vec = load_vectors(bundle)
+    p = prepared_store.load(Path(vec["prepared_file"]))
+    items, users = vec["items"], vec["users"]
+    n_real = len(items)
+    item_ids = vec["item_ids"].astype(np.int64)
+    titles = np.asarray(p.items["title"], dtype=object)
+    base_attrs: dict = {"synthetic": False, "n_real_items": n_real}
+    if spec.scale:
+        if spec.scale < n_real:
+            raise ConfigError(f"--scale {spec.scale} is smaller than the real catalog ({n_real} items).")
+        start = time.perf_counter()
+        mixture = wscale.fit(items, seed=spec.seed)
+        extra = wscale.sample(mixture, spec.scale - n_real, seed=spec.seed)
+        items = np.concatenate([items, extra])
+        item_ids = np.concatenate([item_ids, np.full(len(extra), -1, np.int64)])
+        titles = np.concatenate([titles, np.full(len(extra), "", dtype=object)])
+        base_attrs |= {
+            "synthetic": True,
+            "synthetic_items": int(len(extra)),
+            "synthetic_model": f"{len(mixture.weights)}-component Gaussian mixture (k-means + full covariance), norms resampled per component",
+            "synthetic_seconds": time.perf_counter() - start,
+        }
+
+    users_q, relevant = relevant_lists(p, TEST)
+    seen_df = p.interactions[p.interactions["split"].isin((TRAIN, VAL))]
+    seen_groups = seen_df.groupby("user_idx")["item_idx"].apply(lambda s: np.sort(s.to_numpy()))
+    seen = [seen_groups.get(u, np.zeros(0, np.int64)) for u in users_q]
+    core = np.flatnonzero(p.items["in_core"].to_numpy())
+    rng = np.random.default_rng(spec.seed)
+    i2i_q = np.sort(rng.choice(core, size=min(spec.max_i2i_queries, len(core)), replace=False))
+
+    common = {
+        "model": vec["train_config"],
+        "quality": {m: {"val": r["val"], "test": r["test"]} for m, r in vec["metrics"]["models"].items()},
+        "preprocessing": p.summary,
+        "provenance": {"bundle": str(bundle), "prepared_file": vec["prepared_file"], "data": p.provenance},
+        "ann_bench_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    } | base_attrs
+    paths = []
+    for kind, metric in spec.jobs():
+        name = workload_name(p.name, kind, metric, spec.scale)
+        if kind == "u2i":
+            queries, query_ids, exclude = users, vec["user_ids"], None
+            queries = queries[users_q]
+            query_ids = query_ids[users_q]
+            rel, seen_r = wformat.Ragged.from_lists(relevant), wformat.Ragged.from_lists(seen)
+        else:
+            queries, query_ids, exclude = items[i2i_q], item_ids[i2i_q], i2i_q
+            rel = seen_r = None
+        start = time.perf_counter()
+        ids, dists = exact_knn(queries, items, spec.k, metric, exclude=exclude, progress=progress)
+        w = wformat.Workload(
+            name=name, metric=metric, train=items, test=queries, neighbors=ids, distances=dists,
+            item_ids=item_ids, item_titles=titles, query_ids=query_ids, relevant=rel, seen=seen_r,
+            attrs=common | {"kind": kind, "k": spec.k, "ground_truth_seconds": time.perf_counter() - start},
+        )
+        paths.append(wformat.write(w, out_dir / f"{name}.hdf5"))
+    return paths

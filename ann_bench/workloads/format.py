@@ -1,0 +1,197 @@
+"""The workload file: ann-benchmarks' HDF5 layout plus what a recommender benchmark needs.
+
+ann-benchmarks datasets: ``train`` (base vectors), ``test`` (queries), ``neighbors``
+(int32 top-k exact ids), ``distances``, attributes ``distance``, ``point_type``,
+``dimension``. On top, optional: item ids and titles, query ids, each query's held-out
+relevant items and already-seen items (ragged, as base row numbers), the model's config
+and quality metrics, the preprocessing summary, a content hash and a format version.
+A plain ann-benchmarks file (e.g. glove-100-angular.hdf5) loads through the same reader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..errors import DataError
+from ..h5util import STR, atomic_h5, open_h5, set_json
+from .groundtruth import METRICS
+
+FORMAT_VERSION = 1
+# ann-benchmarks' names for our metrics, and the names we accept when reading
+_TO_ANNB = {"ip": "ip", "cosine": "angular", "l2": "euclidean"}
+_FROM_ANNB = {"ip": "ip", "dot": "ip", "inner_product": "ip", "angular": "cosine", "cosine": "cosine", "euclidean": "l2", "l2": "l2"}
+
+
+@dataclass
+class Ragged:
+    """Variable-length id lists, stored flat with offsets (row i is ids[offsets[i]:offsets[i+1]])."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def from_lists(cls, lists: list[np.ndarray]) -> "Ragged":
+        lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ids = np.concatenate(lists).astype(np.int32) if len(lists) and offsets[-1] else np.zeros(0, np.int32)
+        return cls(ids, offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+
+@dataclass
+class Workload:
+    """Base vectors, queries and exact ground truth for one metric, with recommender context."""
+
+    name: str
+    metric: str
+    train: np.ndarray
+    test: np.ndarray
+    neighbors: np.ndarray
+    distances: np.ndarray
+    item_ids: np.ndarray | None = None
+    item_titles: np.ndarray | None = None
+    query_ids: np.ndarray | None = None
+    relevant: Ragged | None = None
+    seen: Ragged | None = None
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.train.shape[1])
+
+    def content_hash(self) -> str:
+        """Identifies the vectors, metric and ground truth (not the file's metadata)."""
+        h = hashlib.sha256(self.metric.encode())
+        for a in (self.train, self.test, self.neighbors):
+            h.update(str(a.shape).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()[:16]
+
+
+def write(w: Workload, path: Path) -> Path:
+    """Write atomically; validates shapes first so a bad workload never reaches disk."""
+    validate(w, path)
+    with atomic_h5(path) as f:
+        f.attrs["distance"] = _TO_ANNB[w.metric]
+        f.attrs["metric"] = w.metric
+        f.attrs["point_type"] = "float"
+        f.attrs["dimension"] = w.dimension
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["name"] = w.name
+        f.attrs["content_hash"] = w.content_hash()
+        f.create_dataset("train", data=w.train.astype(np.float32))
+        f.create_dataset("test", data=w.test.astype(np.float32))
+        f.create_dataset("neighbors", data=w.neighbors.astype(np.int32))
+        f.create_dataset("distances", data=w.distances.astype(np.float32))
+        if w.item_ids is not None:
+            f.create_dataset("item_ids", data=w.item_ids)
+        if w.item_titles is not None:
+            f.create_dataset("item_titles", data=np.asarray(w.item_titles, dtype=object), dtype=STR, compression="gzip")
+        if w.query_ids is not None:
+            f.create_dataset("query_ids", data=w.query_ids)
+        for key in ("relevant", "seen"):
+            r = getattr(w, key)
+            if r is not None:
+                g = f.create_group(key)
+                g.create_dataset("ids", data=r.ids, compression="gzip")
+                g.create_dataset("offsets", data=r.offsets)
+        for key, value in w.attrs.items():
+            set_json(f, key, value)
+    return path
+
+
+def validate(w: Workload, path: Path | str = "workload") -> None:
+    """Clear errors for inconsistent shapes, naming the file and the field."""
+    def bad(msg: str):
+        raise DataError(f"{path}: {msg}")
+
+    if w.metric not in METRICS:
+        bad(f"unknown metric '{w.metric}' (expected {', '.join(METRICS)}).")
+    if w.train.ndim != 2 or w.test.ndim != 2:
+        bad(f"'train' and 'test' must be 2-D; got {w.train.shape} and {w.test.shape}.")
+    if w.train.shape[1] != w.test.shape[1]:
+        bad(f"'train' has dimension {w.train.shape[1]} but 'test' has {w.test.shape[1]}.")
+    if w.neighbors.shape[0] != len(w.test) or w.distances.shape != w.neighbors.shape:
+        bad(f"'neighbors' {w.neighbors.shape} and 'distances' {w.distances.shape} must have one row per query ({len(w.test)}).")
+    if w.neighbors.size and (w.neighbors.min() < 0 or w.neighbors.max() >= len(w.train)):
+        bad("'neighbors' holds ids outside the base vectors.")
+    for key, n in (("item_ids", len(w.train)), ("item_titles", len(w.train)), ("query_ids", len(w.test))):
+        v = getattr(w, key)
+        if v is not None and len(v) != n:
+            bad(f"'{key}' has {len(v)} entries, expected {n}.")
+    for key in ("relevant", "seen"):
+        r = getattr(w, key)
+        if r is not None and len(r) != len(w.test):
+            bad(f"'{key}' has {len(r)} rows, expected one per query ({len(w.test)}).")
+
+
+def read(path: Path, *, vectors: bool = True) -> Workload:
+    """Read a workload or a plain ann-benchmarks dataset; clear errors for broken files."""
+    path = Path(path)
+    with open_h5(path, "workload") as f:
+        missing = [k for k in ("train", "test", "neighbors", "distances") if k not in f]
+        if missing:
+            raise DataError(f"{path} lacks dataset(s) {', '.join(missing)}: not an ann-benchmarks/ann-bench workload.")
+        raw_metric = f.attrs.get("metric", f.attrs.get("distance"))
+        if isinstance(raw_metric, bytes):
+            raw_metric = raw_metric.decode()
+        metric = _FROM_ANNB.get(str(raw_metric).lower()) if raw_metric is not None else None
+        if metric is None:
+            raise DataError(f"{path}: distance '{raw_metric}' is not supported (ann-bench handles ip, angular/cosine, euclidean).")
+        try:
+            w = Workload(
+                name=str(f.attrs.get("name", path.stem)),
+                metric=metric,
+                train=f["train"][()] if vectors else np.empty((f["train"].shape[0], f["train"].shape[1]), np.float32),
+                test=f["test"][()],
+                neighbors=f["neighbors"][()].astype(np.int32),
+                distances=f["distances"][()].astype(np.float32),
+                item_ids=f["item_ids"][()] if "item_ids" in f else None,
+                item_titles=np.array([t.decode() if isinstance(t, bytes) else t for t in f["item_titles"][()]], dtype=object) if "item_titles" in f else None,
+                query_ids=f["query_ids"][()] if "query_ids" in f else None,
+                relevant=_ragged(f, "relevant"),
+                seen=_ragged(f, "seen"),
+                attrs={k: _attr_value(v) for k, v in f.attrs.items() if k not in _PLAIN_ATTRS},
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{path} is truncated or corrupt ({exc}); rebuild it with `ann-bench workloads`.") from None
+    validate(w, path)
+    return w
+
+
+_PLAIN_ATTRS = {"distance", "metric", "point_type", "dimension", "format_version", "name", "content_hash"}
+
+
+def _attr_value(v):
+    """Our attributes are JSON; a foreign file's may be plain strings or numbers."""
+    if isinstance(v, bytes):
+        v = v.decode()
+    if isinstance(v, str):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _ragged(f: h5py.File, key: str) -> Ragged | None:
+    if key not in f:
+        return None
+    return Ragged(f[key]["ids"][()], f[key]["offsets"][()])
+
+
+def attr(path: Path, key: str):
+    """One plain attribute of a workload file without reading its arrays."""
+    with open_h5(path, "workload") as f:
+        return f.attrs.get(key)

@@ -1,0 +1,60 @@
+"""``ann-bench workloads info``: sizes, norms, difficulty hints and provenance of a workload.
+
+Difficulty hints are computed on a sample of queries in Euclidean space (on unit vectors for
+cosine workloads): relative contrast (mean distance / nearest distance; near 1 means hard)
+and the MLE local intrinsic dimensionality over the 20 nearest neighbours (higher is harder).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .format import read
+from .groundtruth import normalize
+
+
+def _stats(v: np.ndarray) -> dict:
+    return {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max())}
+
+
+def difficulty(base: np.ndarray, queries: np.ndarray, metric: str, *, sample: int = 200, k: int = 20, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    q = queries[rng.choice(len(queries), size=min(sample, len(queries)), replace=False)].astype(np.float32)
+    x = base.astype(np.float32)
+    if metric == "cosine":
+        q, x = normalize(q), normalize(x)
+    d2 = (q * q).sum(1)[:, None] - 2 * q @ x.T + (x * x).sum(1)[None, :]
+    d = np.sqrt(np.maximum(d2, 0))
+    k = min(k, x.shape[0] - 1)
+    near = np.sort(np.partition(d, k, axis=1)[:, : k + 1], axis=1)
+    near = near[:, 1:] if (near[:, 0] < 1e-6).all() else near[:, :k]  # drop exact self-matches
+    rc = d.mean(axis=1) / np.maximum(near[:, 0], 1e-12)
+    ratios = np.log(np.maximum(near[:, :-1], 1e-12) / np.maximum(near[:, -1:], 1e-12))
+    lid = -1.0 / np.minimum(ratios.mean(axis=1), -1e-12)
+    return {"relative_contrast_median": float(np.median(rc)), "lid_median": float(np.median(lid)), "queries_sampled": len(q), "space": "euclidean" + (" (unit vectors)" if metric == "cosine" else "")}
+
+
+def info(path: Path) -> dict:
+    path = Path(path)
+    w = read(path)
+    out = {
+        "name": w.name,
+        "file": str(path),
+        "file_mb": round(path.stat().st_size / 1e6, 2),
+        "metric": w.metric,
+        "base": list(w.train.shape),
+        "queries": list(w.test.shape),
+        "k": int(w.neighbors.shape[1]),
+        "base_norms": _stats(np.linalg.norm(w.train, axis=1)),
+        "query_norms": _stats(np.linalg.norm(w.test, axis=1)),
+        "difficulty": difficulty(w.train, w.test, w.metric),
+        "content_hash": w.content_hash(),
+    }
+    for key in ("kind", "synthetic", "n_real_items", "synthetic_items", "provenance", "created", "source"):
+        if key in w.attrs:
+            out[key] = w.attrs[key]
+    if w.relevant is not None:
+        out["relevant_per_query_median"] = float(np.median(np.diff(w.relevant.offsets)))
+    return out

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from ann_bench.errors import ConfigError
+from ann_bench.workloads.groundtruth import exact_knn
+
+
+def brute_force(q, x, k, metric, exclude=None):
+    """Plain numpy reference: full distance matrix, stable argsort (ties by id)."""
+    q = q.astype(np.float64)
+    x = x.astype(np.float64)
+    if metric == "ip":
+        d = -(q @ x.T)
+    elif metric == "cosine":
+        qn = q / np.linalg.norm(q, axis=1, keepdims=True)
+        xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+        d = 1 - qn @ xn.T
+    else:
+        d = np.sqrt(((q[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+    if exclude is not None:
+        d[np.arange(len(q)), exclude] = np.inf
+    ids = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return ids, np.take_along_axis(d, ids, 1)
+
+
+@pytest.mark.parametrize("metric", ["ip", "cosine", "l2"])
+def test_matches_argsort_on_random_data(metric):
+    rng = np.random.default_rng(0)
+    # un-normalised vectors with varied norms: inner product differs from cosine
+    x = (rng.standard_normal((500, 16)) * rng.uniform(0.2, 3.0, (500, 1))).astype(np.float32)
+    q = rng.standard_normal((40, 16)).astype(np.float32)
+    ids, dists = exact_knn(q, x, 20, metric, block=7)
+    ref_ids, ref_d = brute_force(q, x, 20, metric)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_allclose(dists, ref_d, rtol=1e-4, atol=1e-4)
+    assert ids.dtype == np.int32 and dists.dtype == np.float32
+
+
+@pytest.mark.parametrize("metric", ["ip", "cosine", "l2"])
+def test_ties_are_ordered_by_id(metric):
+    # integer-valued vectors with many exact duplicates: many exact distance ties
+    rng = np.random.default_rng(1)
+    protos = rng.integers(-2, 3, (6, 4)).astype(np.float32)
+    protos[protos.sum(axis=1) == 0] += 1
+    x = protos[rng.integers(0, 6, 300)]
+    q = protos[rng.integers(0, 6, 25)] + 0.0
+    ids, _ = exact_knn(q, x, 30, metric, block=4)
+    ref_ids, _ = brute_force(q, x, 30, metric)
+    np.testing.assert_array_equal(ids, ref_ids)
+
+
+def test_excluding_the_query_item():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((100, 8)).astype(np.float32)
+    own = np.arange(0, 100, 10)
+    ids, _ = exact_knn(x[own], x, 5, "cosine", exclude=own)
+    assert not (ids == own[:, None]).any()
+    ref, _ = brute_force(x[own], x, 5, "cosine", exclude=own)
+    np.testing.assert_array_equal(ids, ref)
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ConfigError, match="unknown metric 'dot'"):
+        exact_knn(np.zeros((1, 2)), np.zeros((3, 2)), 1, "dot")
+    with pytest.raises(ConfigError, match="same dimension"):
+        exact_knn(np.zeros((1, 2)), np.zeros((3, 4)), 1, "l2")

@@ -1,0 +1,116 @@
+import h5py
+import numpy as np
+import pytest
+
+from ann_bench.data import TEST, TRAIN, VAL, PrepConfig, fetch, load, prepare
+from ann_bench.data import store as prepared_store
+from ann_bench.embeddings.run import train_and_evaluate
+from ann_bench.embeddings.train import TrainConfig
+from ann_bench.embeddings.model import TowerConfig
+from ann_bench.errors import DataError
+from ann_bench.workloads import format as wformat
+from ann_bench.workloads.build import WorkloadSpec, build
+from ann_bench.workloads.groundtruth import exact_knn
+
+from movielens_fixtures import variant_for, write_release, zip_release
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wl")
+    folder = write_release(tmp, "csv", n_users=80, n_items=50, per_user=15)
+    p = prepare(load(fetch(variant_for(zip_release(folder), "csv"), cache_dir=tmp / "c", source=folder)), PrepConfig())
+    path = prepared_store.save(p, tmp / "prepared.h5")
+    cfg = TrainConfig(tower=TowerConfig(dim=8, hidden=16, normalize=False), max_epochs=2)
+    out, _ = train_and_evaluate(p, path, cfg, tmp / "models", baselines=False, progress=False)
+    return out, p
+
+
+def test_builds_u2i_and_i2i_with_exact_ground_truth(bundle, tmp_path):
+    out, p = bundle
+    paths = build(out, WorkloadSpec(), tmp_path, progress=False)
+    names = sorted(x.name for x in paths)
+    assert names == [f"ml-test.{k}.hdf5" for k in ("i2i.cosine", "u2i.cosine", "u2i.ip", "u2i.l2")]
+    ip = wformat.read(tmp_path / "ml-test.u2i.ip.hdf5")
+    assert ip.metric == "ip" and ip.train.shape == (p.n_items, 8) and ip.attrs["kind"] == "u2i"
+    ids, _ = exact_knn(ip.test, ip.train, 100, "ip")
+    np.testing.assert_array_equal(ip.neighbors, ids)
+    # relevant = the user's test positives, seen = train + validation positives (base rows)
+    row = 0
+    user_idx = np.searchsorted(p.users["user_id"].to_numpy(), ip.query_ids[row])
+    inter = p.interactions[p.interactions["user_idx"] == user_idx]
+    assert set(ip.relevant[row]) == set(inter[inter.split == TEST].item_idx)
+    assert set(ip.seen[row]) == set(inter[inter.split.isin((TRAIN, VAL))].item_idx)
+    assert ip.attrs["synthetic"] is False and "two-tower" in ip.attrs["quality"]
+    i2i = wformat.read(tmp_path / "ml-test.i2i.cosine.hdf5")
+    own = np.searchsorted(i2i.item_ids, i2i.query_ids)
+    assert not (i2i.neighbors == own[:, None]).any(), "an item is its own neighbour"
+
+
+def test_round_trip_and_content_hash(bundle, tmp_path):
+    out, _ = bundle
+    (path,) = build(out, WorkloadSpec(kinds=("u2i",), u2i_metrics=("l2",)), tmp_path, progress=False)
+    w = wformat.read(path)
+    again = wformat.write(w, tmp_path / "copy.hdf5")
+    w2 = wformat.read(again)
+    for key in ("train", "test", "neighbors", "distances", "item_ids", "query_ids"):
+        np.testing.assert_array_equal(getattr(w, key), getattr(w2, key))
+    np.testing.assert_array_equal(w.relevant.ids, w2.relevant.ids)
+    assert w.content_hash() == w2.content_hash() == wformat.attr(path, "content_hash")
+    with h5py.File(path) as f:  # ann-benchmarks attributes are present
+        assert f.attrs["distance"] == "euclidean" and f.attrs["point_type"] == "float" and f.attrs["dimension"] == 8
+
+
+def test_scale_up_keeps_real_items_and_is_marked_synthetic(bundle, tmp_path):
+    out, p = bundle
+    (path,) = build(out, WorkloadSpec(kinds=("u2i",), u2i_metrics=("ip",), scale=2_000), tmp_path, progress=False)
+    assert path.name == "ml-test.u2i.ip.synthetic2k.hdf5"
+    w = wformat.read(path)
+    real = wformat.read(build(out, WorkloadSpec(kinds=("u2i",), u2i_metrics=("ip",)), tmp_path / "r", progress=False)[0])
+    assert len(w.train) == 2_000 and w.attrs["synthetic"] is True and w.attrs["synthetic_items"] == 2_000 - p.n_items
+    np.testing.assert_array_equal(w.train[: p.n_items], real.train)
+    assert (w.item_ids[p.n_items :] == -1).all()
+    # the norm distribution is preserved (inner-product search depends on it)
+    rn, sn = np.linalg.norm(real.train, axis=1), np.linalg.norm(w.train[p.n_items :], axis=1)
+    assert sn.min() >= rn.min() - 1e-4 and sn.max() <= rn.max() + 1e-4
+    ids, _ = exact_knn(w.test, w.train, 100, "ip")
+    np.testing.assert_array_equal(w.neighbors, ids)
+
+
+def test_ann_benchmarks_file_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    x, q = rng.standard_normal((200, 10)).astype(np.float32), rng.standard_normal((5, 10)).astype(np.float32)
+    ids, d = exact_knn(q, x, 10, "cosine")
+    path = tmp_path / "glove-10-angular.hdf5"
+    with h5py.File(path, "w") as f:  # the layout ann-benchmarks publishes
+        f.attrs["type"] = "dense"
+        f.attrs["distance"] = "angular"
+        f.attrs["dimension"] = 10
+        f.attrs["point_type"] = "float"
+        f["train"], f["test"], f["neighbors"], f["distances"] = x, q, ids.astype(np.int64), d
+    w = wformat.read(path)
+    assert w.metric == "cosine" and w.name == "glove-10-angular" and w.relevant is None
+    np.testing.assert_array_equal(w.neighbors, ids)
+
+
+def test_broken_files_give_clear_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    x, q = rng.standard_normal((50, 4)).astype(np.float32), rng.standard_normal((3, 4)).astype(np.float32)
+    ids, d = exact_knn(q, x, 5, "l2")
+    good = wformat.write(wformat.Workload("t", "l2", x, q, ids, d), tmp_path / "t.hdf5")
+    data = good.read_bytes()
+    trunc = tmp_path / "trunc.hdf5"
+    trunc.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="trunc.hdf5"):
+        wformat.read(trunc)
+    with h5py.File(tmp_path / "shape.hdf5", "w") as f:
+        f.attrs["distance"] = "euclidean"
+        f["train"], f["test"], f["neighbors"], f["distances"] = x, q[:, :3], ids, d
+    with pytest.raises(DataError, match="'train' has dimension 4 but 'test' has 3"):
+        wformat.read(tmp_path / "shape.hdf5")
+    with h5py.File(tmp_path / "missing.hdf5", "w") as f:
+        f["train"] = x
+    with pytest.raises(DataError, match="lacks dataset"):
+        wformat.read(tmp_path / "missing.hdf5")
+    with pytest.raises(DataError, match="does not exist"):
+        wformat.read(tmp_path / "nope.hdf5")
