@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 VARIANT ?= ml-latest-small
 THREADS ?= 2
 
-.PHONY: install test bench data train quality-table clean
+.PHONY: install test bench data train workloads quality-table clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,13 +16,16 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## the whole benchmark on $(VARIANT) (grows with each stage: data -> train -> ...)
-bench: data train
+bench: data train workloads
 
 data: $(STAMP)
 	$(BIN)/ann-bench data prepare $(VARIANT)
 
 train: $(STAMP)
 	$(BIN)/ann-bench train $(VARIANT) --threads $(THREADS)
+
+workloads: $(STAMP)
+	$(BIN)/ann-bench workloads build $(VARIANT) --threads $(THREADS)
 
 ## the README's quality table, from the trained models' metrics
 quality-table: $(STAMP)
@@ -32,4 +35,4 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf datasets/prepared datasets/models
+	rm -rf datasets/prepared datasets/models datasets/workloads

@@ -40,6 +40,33 @@ def test_prepare_and_train_from_a_local_folder(tmp_path, monkeypatch, capsys):
     assert tt["config"]["temperature"] == max(tt["grid"], key=lambda g: g["val_recall@50"])["temperature"]
     assert main(["models", "table"]) == 0
     assert "| ml-100k | two-tower |" in capsys.readouterr().out
+    # the next stage reads the model's files: workloads and their inspection
+    assert main(["workloads", "build", "ml-100k", "--kinds", "u2i", "--u2i-metrics", "ip", "--threads", "1"]) == 0
+    assert (tmp_path / "datasets" / "workloads" / "ml-100k.u2i.ip.hdf5").is_file()
+    capsys.readouterr()
+    assert main(["workloads", "info", "ml-100k.u2i.ip"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["metric"] == "ip" and info["kind"] == "u2i" and info["difficulty"]["lid_median"] > 0
+    assert main(["workloads", "info", "ml-100k.u2i.cosin"]) == 2
+    assert "Known: ml-100k.u2i.ip" in capsys.readouterr().err
+
+
+def test_bring_your_own_embeddings(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    monkeypatch.setenv("ANN_BENCH_HOME", str(tmp_path))
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "base.npy", rng.standard_normal((300, 12)).astype(np.float32))
+    np.save(tmp_path / "queries.npy", rng.standard_normal((20, 12)))
+    np.save(tmp_path / "bad.npy", rng.standard_normal((20, 5)))
+    args = ["workloads", "import", "mine", "--base", str(tmp_path / "base.npy"), "--metric", "ip", "--threads", "1", "--queries"]
+    assert main(args + [str(tmp_path / "queries.npy")]) == 0
+    assert main(["workloads", "list"]) == 0
+    assert "mine" in capsys.readouterr().out
+    assert main(args + [str(tmp_path / "bad.npy")]) == 2
+    assert "dimension 12 but queries have 5" in capsys.readouterr().err
+    assert main(args + [str(tmp_path / "nope.npy")]) == 2
+    assert "nope.npy does not exist" in capsys.readouterr().err
 
 
 def test_console_script_runs():
