@@ -90,10 +90,10 @@ def write(w: Workload, path: Path) -> Path:
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["name"] = w.name
         f.attrs["content_hash"] = w.content_hash()
-        f.create_dataset("train", data=w.train.astype(np.float32))
-        f.create_dataset("test", data=w.test.astype(np.float32))
-        f.create_dataset("neighbors", data=w.neighbors.astype(np.int32))
-        f.create_dataset("distances", data=w.distances.astype(np.float32))
+        f.create_dataset("train", data=np.asarray(w.train, dtype=np.float32))
+        f.create_dataset("test", data=np.asarray(w.test, dtype=np.float32))
+        f.create_dataset("neighbors", data=np.asarray(w.neighbors, dtype=np.int32))
+        f.create_dataset("distances", data=np.asarray(w.distances, dtype=np.float32))
         if w.item_ids is not None:
             f.create_dataset("item_ids", data=w.item_ids)
         if w.item_titles is not None:

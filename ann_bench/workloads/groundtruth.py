@@ -70,8 +70,8 @@ def exact_knn(
     if metric == "cosine":
         queries, base = normalize(queries), normalize(base)
     base_sq = np.einsum("ij,ij->i", base, base) if metric == "l2" else None
-    # about 256 MB of float32 scores per block
-    block = block or max(1, min(len(queries), (64 << 20) // max(1, len(base))))
+    # about 64 MB of float32 scores per block (plus twice that for the selection's indices)
+    block = block or max(1, min(len(queries), (16 << 20) // max(1, len(base))))
     k = min(k, len(base) - (exclude is not None))  # an excluded id is never an answer
     ids = np.empty((len(queries), k), dtype=np.int32)
     dists = np.empty(ids.shape, dtype=np.float32)

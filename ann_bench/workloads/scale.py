@@ -62,12 +62,11 @@ def sample(m: Mixture, n: int, *, seed: int = 0, chunk: int = 200_000) -> np.nda
     for start in range(0, n, chunk):
         size = min(chunk, n - start)
         comp = rng.choice(len(m.weights), size=size, p=m.weights)
-        z = rng.standard_normal((size, d))
-        x = m.means[comp] + np.einsum("nij,nj->ni", m.chols[comp], z)
-        target = np.empty(size)
+        block = out[start : start + size]
         for k in np.unique(comp):
-            sel = comp == k
-            target[sel] = rng.choice(m.norms[k], size=int(sel.sum()))
-        norm = np.linalg.norm(x, axis=1)
-        out[start : start + size] = x * (target / np.where(norm == 0, 1, norm))[:, None]
+            sel = np.flatnonzero(comp == k)
+            x = m.means[k] + rng.standard_normal((len(sel), d)) @ m.chols[k].T
+            norm = np.linalg.norm(x, axis=1)
+            target = rng.choice(m.norms[k], size=len(sel))
+            block[sel] = x * (target / np.where(norm == 0, 1, norm))[:, None]
     return out
