@@ -96,7 +96,9 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
     rng = np.random.default_rng(spec.seed)
     i2i_q = np.sort(rng.choice(core, size=min(spec.max_i2i_queries, len(core)), replace=False))
 
+    unit = bool(np.allclose(np.linalg.norm(items, axis=1), 1, atol=1e-4) and np.allclose(np.linalg.norm(users, axis=1), 1, atol=1e-4))
     common = {
+        "vectors_normalized": unit,
         "model": vec["train_config"],
         "quality": {m: {"val": r["val"], "test": r["test"]} for m, r in vec["metrics"]["models"].items()},
         "preprocessing": p.summary,

@@ -30,21 +30,21 @@ def normalize(x: np.ndarray) -> np.ndarray:
 
 
 def similarity_block(queries: np.ndarray, base: np.ndarray, base_sq: np.ndarray | None, metric: str) -> np.ndarray:
-    """Scores where larger is nearer: ip, cosine (inputs pre-normalised) or -squared L2."""
-    s = queries @ base.T
-    if metric == "l2":
-        s *= 2
-        s -= base_sq[None, :]
-        s -= np.einsum("ij,ij->i", queries, queries)[:, None]
+    """Scores where larger is nearer: ip, cosine (inputs pre-normalised) or, for l2,
+    2<q, x> - |x|^2 (= |q|^2 - |q - x|^2: the per-query constant is left out of the ranking)."""
+    if metric != "l2":
+        return queries @ base.T
+    s = (2 * queries) @ base.T
+    s -= base_sq[None, :]
     return s
 
 
-def to_distance(score: np.ndarray, metric: str) -> np.ndarray:
+def to_distance(score: np.ndarray, metric: str, query_sq: np.ndarray | None = None) -> np.ndarray:
     if metric == "ip":
         return -score
     if metric == "cosine":
         return 1.0 - score
-    return np.sqrt(np.maximum(-score, 0))
+    return np.sqrt(np.maximum(query_sq[:, None] - score, 0))
 
 
 def exact_knn(
@@ -87,5 +87,6 @@ def exact_knn(
             scores[rows, ex[rows]] = -np.inf
         top = top_k(scores, k)
         ids[start:stop] = top
-        dists[start:stop] = to_distance(np.take_along_axis(scores, top, 1), metric)
+        q_sq = np.einsum("ij,ij->i", queries[start:stop], queries[start:stop]) if metric == "l2" else None
+        dists[start:stop] = to_distance(np.take_along_axis(scores, top, 1), metric, q_sq)
     return ids, dists

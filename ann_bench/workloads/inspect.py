@@ -55,6 +55,9 @@ def info(path: Path) -> dict:
     for key in ("kind", "synthetic", "n_real_items", "synthetic_items", "provenance", "created", "source"):
         if key in w.attrs:
             out[key] = w.attrs[key]
+    if w.attrs.get("vectors_normalized"):
+        out["note"] = ("the model's vectors are L2-normalised, so its ip, cosine and l2 workloads have the same "
+                       "neighbours; train with --no-normalize for a distinct inner-product workload")
     if w.relevant is not None:
         out["relevant_per_query_median"] = float(np.median(np.diff(w.relevant.offsets)))
     return out
