@@ -1,0 +1,56 @@
+"""Annoy: random-projection forests. ``dot`` is a true inner-product search in Annoy >= 1.17."""
+
+from __future__ import annotations
+
+
+from ..params import Param
+from ..registry import register
+from .base import NATIVE, Adapter, pad
+
+_METRICS = {"ip": "dot", "cosine": "angular", "l2": "euclidean"}
+
+
+@register
+class Annoy(Adapter):
+    name = "annoy"
+    module = "annoy"
+    distribution = "annoy"
+    metrics = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
+    build_params = {
+        "n_trees": Param(int, 100, min=1, help="trees in the forest"),
+        "seed": Param(int, 42, help="random seed"),
+    }
+    query_params = {"search_k": Param(int, -1, min=-1, help="nodes inspected per query (-1: n_trees * k)")}
+    threaded_batch = False  # Annoy has no batch call: a batch is a loop of single queries
+
+    def _fit(self, x):
+        from annoy import AnnoyIndex
+
+        self.index = AnnoyIndex(x.shape[1], _METRICS[self.space])
+        self.index.set_seed(self.params["seed"])
+        for i, v in enumerate(x):
+            self.index.add_item(i, v)
+        self.index.build(self.params["n_trees"], n_jobs=self.threads)
+
+    def _set_query(self, search_k):
+        self._search_k = search_k
+
+    def search_batch(self, q, k, threads):
+        get = self.index.get_nns_by_vector
+        return pad([get(v, k, self._search_k) for v in q], k)
+
+    def search_one(self, v, k):
+        return self.index.get_nns_by_vector(v, k, self._search_k)
+
+    def split_queries(self, q):
+        return [v.tolist() for v in q]  # Annoy converts each vector to a list anyway
+
+    def save(self, path):
+        return bool(self.index.save(path))
+
+    @classmethod
+    def accurate_params(cls, n):
+        return {"n_trees": 50}, {"search_k": n * 10}
+
+
+

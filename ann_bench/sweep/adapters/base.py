@@ -1,0 +1,105 @@
+"""The small interface every index library sits behind.
+
+Lifecycle: ``Adapter(metric, dim, **build_params)`` -> ``fit(base)`` ->
+``set_query_params(**query_params)`` -> ``search_batch(queries, k, threads)`` /
+``search_one(query, k)``. Queries go through ``prepare_queries`` once, outside any timed
+loop, so ``search_one`` is a thin call into the library.
+
+Each adapter declares, per metric it supports, whether the library handles it natively or
+through a reduction (cosine = normalise the vectors, then inner product). A library without
+a true inner-product search does not declare ``ip``: it is never run on ``ip`` workloads.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from ...errors import ConfigError
+from ..params import Param, check_params
+
+NATIVE = "native"
+NORMALIZE_IP = "normalize+ip"
+
+
+def normalize(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.ascontiguousarray(x / np.where(norms == 0, 1, norms), dtype=np.float32)
+
+
+class Adapter:
+    name: ClassVar[str]
+    module: ClassVar[str]  # the importable module of the library
+    distribution: ClassVar[str]  # the pip distribution, for version records
+    metrics: ClassVar[dict[str, str]]  # workload metric -> NATIVE or NORMALIZE_IP
+    build_params: ClassVar[dict[str, Param]] = {}
+    query_params: ClassVar[dict[str, Param]] = {}
+    deterministic: ClassVar[bool] = True  # same data + params -> same answers
+    threaded_batch: ClassVar[bool] = True  # batch search can use several threads
+
+    def __init__(self, metric: str, dim: int, *, threads: int = 1, **params):
+        if metric not in self.metrics:
+            raise ConfigError(f"{self.name} does not support metric '{metric}' (supports {', '.join(self.metrics)}).")
+        self.metric, self.dim, self.threads = metric, dim, threads
+        self.params = check_params(params, self.build_params, f"{self.name}.build")
+        self.query = {}
+
+    @property
+    def reduced(self) -> bool:
+        return self.metrics[self.metric] == NORMALIZE_IP
+
+    @property
+    def space(self) -> str:
+        """The metric the library itself is asked for."""
+        return "ip" if self.reduced else self.metric
+
+    def prepare_base(self, x: np.ndarray) -> np.ndarray:
+        return normalize(x) if self.reduced else np.ascontiguousarray(x, dtype=np.float32)
+
+    def prepare_queries(self, q: np.ndarray) -> np.ndarray:
+        return normalize(q) if self.reduced else np.ascontiguousarray(q, dtype=np.float32)
+
+    def fit(self, x: np.ndarray) -> None:
+        self._fit(self.prepare_base(x))
+
+    def set_query_params(self, **params) -> None:
+        self.query = check_params(params, self.query_params, f"{self.name}.query")
+        self._set_query(**self.query)
+
+    # --- what each library implements -------------------------------------------------
+    def _fit(self, x: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _set_query(self, **params) -> None:
+        pass
+
+    def search_batch(self, q: np.ndarray, k: int, threads: int) -> np.ndarray:
+        """Ids (nq, k), -1 where the library returned fewer than k."""
+        raise NotImplementedError
+
+    def split_queries(self, q: np.ndarray) -> list:
+        """Prepared queries as the per-query objects ``search_one`` takes (built before timing)."""
+        return [q[i] for i in range(len(q))]
+
+    def search_one(self, v, k: int):
+        """Ids for one query from :meth:`split_queries` (any integer sequence)."""
+        raise NotImplementedError
+
+    def save(self, path: str) -> bool:
+        """Serialise to ``path`` if the library can; return whether it did."""
+        return False
+
+    @classmethod
+    def accurate_params(cls, n: int) -> tuple[dict, dict]:
+        """Build and query parameters for near-exact search on ``n`` vectors (conformance)."""
+        raise NotImplementedError
+
+
+def pad(ids: list, k: int) -> np.ndarray:
+    """Rows of possibly short id lists as an (n, k) int64 array padded with -1."""
+    out = np.full((len(ids), k), -1, dtype=np.int64)
+    for i, row in enumerate(ids):
+        row = np.asarray(row)[:k]
+        out[i, : len(row)] = row
+    return out

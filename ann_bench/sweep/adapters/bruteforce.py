@@ -1,0 +1,51 @@
+"""Exact brute force in numpy (BLAS): the baseline any index must beat to be worth it."""
+
+from __future__ import annotations
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ...topk import top_k
+from ..registry import register
+from .base import NATIVE, NORMALIZE_IP, Adapter
+
+
+@register
+class NumpyBruteForce(Adapter):
+    name = "numpy-bruteforce"
+    module = "numpy"
+    distribution = "numpy"
+    metrics = {"ip": NATIVE, "l2": NATIVE, "cosine": NORMALIZE_IP}
+
+    def _fit(self, x):
+        self.x = x
+        self.sq = np.einsum("ij,ij->i", x, x)
+
+    def _scores(self, q):
+        if self.space == "l2":
+            s = (2 * q) @ self.x.T
+            s -= self.sq
+            return s
+        return q @ self.x.T
+
+    def search_batch(self, q, k, threads):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            out = np.empty((len(q), min(k, len(self.x))), dtype=np.int64)
+            step = max(1, (16 << 20) // max(1, len(self.x)))
+            for s in range(0, len(q), step):
+                out[s : s + step] = top_k(self._scores(q[s : s + step]), k)
+        return out
+
+    def split_queries(self, q):
+        return [q[i : i + 1] for i in range(len(q))]
+
+    def search_one(self, v, k):
+        return top_k(self._scores(v), k)[0]
+
+    def save(self, path):
+        np.save(path, self.x)
+        return True
+
+    @classmethod
+    def accurate_params(cls, n):
+        return {}, {}

@@ -1,0 +1,178 @@
+"""faiss: exact Flat, HNSWFlat, IVFFlat, IVFPQ (with optional exact refine) and IVF-SQ8."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..params import Param
+from ..registry import register
+from .base import NATIVE, NORMALIZE_IP, Adapter
+
+_METRICS = {"ip": NATIVE, "l2": NATIVE, "cosine": NORMALIZE_IP}
+
+
+class _Faiss(Adapter):
+    module = "faiss"
+    distribution = "faiss-cpu"
+    metrics = _METRICS
+
+    def faiss_metric(self):
+        import faiss
+
+        return faiss.METRIC_L2 if self.space == "l2" else faiss.METRIC_INNER_PRODUCT
+
+    def _build(self, x: np.ndarray):
+        raise NotImplementedError
+
+    def _fit(self, x: np.ndarray) -> None:
+        import faiss
+
+        faiss.omp_set_num_threads(self.threads)
+        self.index = self._build(x)
+
+    def _set_query(self, **params) -> None:
+        import faiss
+
+        ps = faiss.ParameterSpace()
+        for key, value in params.items():
+            ps.set_index_parameter(self.index, key, value)
+
+    def search_batch(self, q, k, threads):
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+        _, ids = self.index.search(q, k)
+        return ids
+
+    def split_queries(self, q):
+        return [q[i : i + 1] for i in range(len(q))]  # faiss takes 2-D input
+
+    def search_one(self, v, k):
+        return self.index.search(v, k)[1][0]
+
+    def save(self, path: str) -> bool:
+        import faiss
+
+        faiss.write_index(self.index, path)
+        return True
+
+
+@register
+class FaissFlat(_Faiss):
+    """Exact search: the reference every approximate index is compared with."""
+
+    name = "faiss-flat"
+
+    def _build(self, x):
+        import faiss
+
+        index = faiss.IndexFlat(x.shape[1], self.faiss_metric())
+        index.add(x)
+        return index
+
+    @classmethod
+    def accurate_params(cls, n):
+        return {}, {}
+
+
+@register
+class FaissHNSW(_Faiss):
+    name = "faiss-hnsw"
+    build_params = {
+        "M": Param(int, 32, min=2, max=512, help="graph degree"),
+        "ef_construction": Param(int, 200, min=1, help="candidate list size while building"),
+    }
+    query_params = {"ef_search": Param(int, 64, min=1, help="candidate list size while searching")}
+
+    def _build(self, x):
+        import faiss
+
+        index = faiss.IndexHNSWFlat(x.shape[1], self.params["M"], self.faiss_metric())
+        index.hnsw.efConstruction = self.params["ef_construction"]
+        index.add(x)
+        return index
+
+    def _set_query(self, ef_search):
+        self.index.hnsw.efSearch = ef_search
+
+    @classmethod
+    def accurate_params(cls, n):
+        return {"M": 32, "ef_construction": 200}, {"ef_search": 256}
+
+
+class _FaissIVF(_Faiss):
+    query_params = {"nprobe": Param(int, 1, min=1, help="inverted lists visited per query")}
+
+    def factory(self) -> str:
+        raise NotImplementedError
+
+    def _build(self, x):
+        import faiss
+
+        index = faiss.index_factory(x.shape[1], self.factory(), self.faiss_metric())
+        index.train(x)
+        index.add(x)
+        return index
+
+
+@register
+class FaissIVFFlat(_FaissIVF):
+    name = "faiss-ivf"
+    build_params = {"nlist": Param(int, 1024, min=1, help="inverted lists (k-means centroids)")}
+
+    def factory(self):
+        return f"IVF{self.params['nlist']},Flat"
+
+    @classmethod
+    def accurate_params(cls, n):
+        return {"nlist": 16}, {"nprobe": 16}
+
+
+@register
+class FaissIVFSQ8(_FaissIVF):
+    name = "faiss-ivfsq8"
+    build_params = {"nlist": Param(int, 1024, min=1, help="inverted lists")}
+
+    def factory(self):
+        return f"IVF{self.params['nlist']},SQ8"
+
+    @classmethod
+    def accurate_params(cls, n):
+        return {"nlist": 16}, {"nprobe": 16}
+
+
+@register
+class FaissIVFPQ(_FaissIVF):
+    """IVF with product quantisation; ``refine`` re-ranks k * k_factor candidates exactly."""
+
+    name = "faiss-ivfpq"
+    build_params = {
+        "nlist": Param(int, 1024, min=1, help="inverted lists"),
+        "m": Param(int, 16, min=1, help="sub-quantisers (must divide the dimension)"),
+        "nbits": Param(int, 8, min=1, max=16, help="bits per sub-quantiser code"),
+        "refine": Param(bool, False, help="keep full vectors and re-rank exactly"),
+    }
+    query_params = {
+        "nprobe": Param(int, 1, min=1, help="inverted lists visited per query"),
+        "k_factor": Param(int, 1, min=1, help="with refine: candidates re-ranked = k * k_factor"),
+    }
+
+    def factory(self):
+        p = self.params
+        if self.dim % p["m"]:
+            from ...errors import ConfigError
+
+            raise ConfigError(f"{self.name}.build.m: {p['m']} does not divide the dimension {self.dim}.")
+        return f"IVF{p['nlist']},PQ{p['m']}x{p['nbits']}" + (",RFlat" if p["refine"] else "")
+
+    def _set_query(self, nprobe, k_factor):
+        import faiss
+
+        ps = faiss.ParameterSpace()
+        ps.set_index_parameter(self.index, "nprobe", nprobe)
+        if self.params["refine"]:
+            faiss.downcast_index(self.index).k_factor = k_factor
+
+    @classmethod
+    def accurate_params(cls, n):
+        return {"nlist": 16, "m": 8, "nbits": 4, "refine": True}, {"nprobe": 16, "k_factor": 10}

@@ -1,0 +1,48 @@
+"""hnswlib: HNSW with native inner product, cosine and L2."""
+
+from __future__ import annotations
+
+from ..params import Param
+from ..registry import register
+from .base import NATIVE, Adapter
+
+
+@register
+class Hnswlib(Adapter):
+    name = "hnswlib"
+    module = "hnswlib"
+    distribution = "hnswlib"
+    metrics = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
+    build_params = {
+        "M": Param(int, 16, min=2, max=512, help="graph degree"),
+        "ef_construction": Param(int, 200, min=1, help="candidate list size while building"),
+        "seed": Param(int, 100, help="random seed of the level assignment"),
+    }
+    query_params = {"ef": Param(int, 10, min=1, help="candidate list size while searching (>= k is used)")}
+
+    def _fit(self, x):
+        import hnswlib
+
+        self.index = hnswlib.Index(space=self.space, dim=x.shape[1])
+        self.index.init_index(max_elements=len(x), ef_construction=self.params["ef_construction"],
+                              M=self.params["M"], random_seed=self.params["seed"])
+        self.index.set_num_threads(self.threads)
+        self.index.add_items(x, num_threads=self.threads)
+
+    def _set_query(self, ef):
+        self.index.set_ef(ef)
+
+    def search_batch(self, q, k, threads):
+        ids, _ = self.index.knn_query(q, k=k, num_threads=threads)  # hnswlib searches with max(ef, k)
+        return ids.astype("int64")
+
+    def search_one(self, v, k):
+        return self.index.knn_query(v, k=k, num_threads=1)[0][0]
+
+    def save(self, path):
+        self.index.save_index(path)
+        return True
+
+    @classmethod
+    def accurate_params(cls, n):
+        return {"M": 32, "ef_construction": 200}, {"ef": 256}

@@ -1,0 +1,58 @@
+"""The adapter registry: libraries register under a name, configs and the runner look them up.
+
+Adapters register with the :func:`register` decorator when their module is imported.
+Modules named in ``ANN_BENCH_PLUGINS`` (comma-separated) are imported too, so a user's own
+adapter plugs in without changing this package (and reaches the isolated worker processes,
+which inherit the environment).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+
+from ..errors import ConfigError
+from .params import suggest
+
+_REGISTRY: dict[str, type] = {}
+_loaded = False
+
+
+def register(cls):
+    """Class decorator: make an :class:`~ann_bench.sweep.adapters.base.Adapter` findable by name."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"adapter name '{cls.name}' is registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    importlib.import_module("ann_bench.sweep.adapters")
+    for mod in filter(None, (m.strip() for m in os.environ.get("ANN_BENCH_PLUGINS", "").split(","))):
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:
+            raise ConfigError(f"ANN_BENCH_PLUGINS names '{mod}', which cannot be imported ({exc}).") from None
+
+
+def get(name: str) -> type:
+    _load()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown algorithm '{name}'.{suggest(name, _REGISTRY)} Known: {', '.join(sorted(_REGISTRY))}.") from None
+
+
+def names() -> list[str]:
+    _load()
+    return sorted(_REGISTRY)
+
+
+def installed(name: str) -> bool:
+    """Whether the adapter's library can be imported here."""
+    return importlib.util.find_spec(get(name).module) is not None
