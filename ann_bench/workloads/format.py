@@ -143,12 +143,7 @@ def read(path: Path, *, vectors: bool = True) -> Workload:
         missing = [k for k in ("train", "test", "neighbors", "distances") if k not in f]
         if missing:
             raise DataError(f"{path} lacks dataset(s) {', '.join(missing)}: not an ann-benchmarks/ann-bench workload.")
-        raw_metric = f.attrs.get("metric", f.attrs.get("distance"))
-        if isinstance(raw_metric, bytes):
-            raw_metric = raw_metric.decode()
-        metric = _FROM_ANNB.get(str(raw_metric).lower()) if raw_metric is not None else None
-        if metric is None:
-            raise DataError(f"{path}: distance '{raw_metric}' is not supported (ann-bench handles ip, angular/cosine, euclidean).")
+        metric = _metric_of(f, path)
         try:
             w = Workload(
                 name=str(f.attrs.get("name", path.stem)),
@@ -189,6 +184,21 @@ def _ragged(f: h5py.File, key: str) -> Ragged | None:
     if key not in f:
         return None
     return Ragged(f[key]["ids"][()], f[key]["offsets"][()])
+
+
+def _metric_of(f: h5py.File, path: Path) -> str:
+    raw = f.attrs.get("metric", f.attrs.get("distance"))
+    raw = raw.decode() if isinstance(raw, bytes) else raw
+    metric = _FROM_ANNB.get(str(raw).lower()) if raw is not None else None
+    if metric is None:
+        raise DataError(f"{path}: distance '{raw}' is not supported (ann-bench handles ip, angular/cosine, euclidean).")
+    return metric
+
+
+def read_metric(path: Path) -> str:
+    """The workload's metric without reading its arrays."""
+    with open_h5(path, "workload") as f:
+        return _metric_of(f, path)
 
 
 def attr(path: Path, key: str):

@@ -18,7 +18,7 @@ class NumpyBruteForce(Adapter):
     metrics = {"ip": NATIVE, "l2": NATIVE, "cosine": NORMALIZE_IP}
 
     def _fit(self, x):
-        self.x = x
+        self.x = x.copy()  # its own copy, so its memory counts as the index's
         self.sq = np.einsum("ij,ij->i", x, x)
 
     def _scores(self, q):

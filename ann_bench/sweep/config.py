@@ -1,0 +1,156 @@
+"""``algorithms.yaml``: which algorithms, with which build and query grids, on which workloads.
+
+```yaml
+settings: {k: 100, repeats: 3}          # optional; see SETTINGS
+workloads: [ml-latest-small.u2i.ip]    # optional default workloads
+algorithms:
+  hnswlib:
+    build: {M: [8, 16, 32], ef_construction: [200]}
+    query: {ef: [10, 20, 40, 80]}
+```
+
+Every key is checked against the adapter's declared parameters; a bad file gets one line
+naming the key path, what was expected, and a "did you mean" for a misspelt name.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..errors import ConfigError
+from . import registry
+from .params import Param, check_params, suggest
+
+SETTINGS = {
+    "k": Param(int, 100, min=1, max=1000, help="neighbours requested per query"),
+    "repeats": Param(int, 3, min=1, help="passes per query mode; the best is kept, all recorded"),
+    "build_timeout_s": Param(float, 1800.0, min=1, help="a build longer than this fails the run"),
+    "query_timeout_s": Param(float, 600.0, min=1, help="one query pass longer than this fails the run"),
+    "memory_limit_mb": Param(int, 16384, min=64, help="a run whose RSS exceeds this is stopped"),
+    "recall_epsilon": Param(float, 1e-3, min=0, help="a result within (1+eps) x the k-th true distance counts"),
+    "single_query_limit": Param(int, 10_000, min=1, help="queries timed one by one (a prefix of the queries)"),
+}
+_TOP = ("settings", "workloads", "algorithms")
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    build: list[dict]
+    query: list[dict]
+
+
+@dataclass
+class SweepConfig:
+    algorithms: list[Algorithm]
+    settings: dict
+    workloads: list[str] = field(default_factory=list)
+    source: str = "algorithms.yaml"
+
+    def narrowed(self, *, algorithms=None, build: dict | None = None) -> "SweepConfig":
+        """Only some algorithms, or one build configuration, without editing the file."""
+        algs = self.algorithms
+        if algorithms:
+            known = {a.name for a in algs}
+            for name in algorithms:
+                if name not in known:
+                    raise ConfigError(f"--algorithms {name}: not in {self.source}.{suggest(name, known)} In the file: {', '.join(sorted(known))}.")
+            algs = [a for a in algs if a.name in algorithms]
+        if build is not None:
+            out = []
+            for a in algs:
+                cls = registry.get(a.name)
+                values = check_params(_coerce(build, cls.build_params), cls.build_params, f"--build ({a.name})")
+                out.append(Algorithm(a.name, [values], a.query))
+            algs = out
+        return SweepConfig(algs, self.settings, self.workloads, self.source)
+
+
+def _coerce(values: dict, schema: dict[str, Param]) -> dict:
+    """Command-line strings to the parameter types (``M=16`` -> 16)."""
+    out = {}
+    for k, v in values.items():
+        p = schema.get(k)
+        if p is not None and isinstance(v, str):
+            try:
+                v = yaml.safe_load(v)
+            except yaml.YAMLError:
+                pass
+        out[k] = v
+    return out
+
+
+def parse_assignments(text: str) -> dict:
+    """``"M=16,ef_construction=200"`` -> ``{"M": "16", "ef_construction": "200"}``."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in part:
+            raise ConfigError(f"--build '{text}': expected name=value pairs separated by commas.")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _grid(section, schema: dict[str, Param], where: str) -> list[dict]:
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: expected a mapping of parameter names to lists of values, got {type(section).__name__}.")
+    axes = {}
+    for name, values in section.items():
+        if name not in schema:
+            known = ", ".join(schema) or "none"
+            raise ConfigError(f"{where}.{name}: unknown parameter.{suggest(str(name), schema)} Known: {known}.")
+        values = values if isinstance(values, list) else [values]
+        if not values:
+            raise ConfigError(f"{where}.{name}: empty grid; give at least one value.")
+        axes[name] = [schema[name].check(v, f"{where}.{name}[{i}]") for i, v in enumerate(values)]
+    combos = [dict(zip(axes, vals)) for vals in itertools.product(*axes.values())] if axes else [{}]
+    return [check_params(c, schema, where) for c in combos]
+
+
+def parse(data, source: str = "algorithms.yaml") -> SweepConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with {', '.join(_TOP)}.")
+    for key in data:
+        if key not in _TOP:
+            raise ConfigError(f"{source}: {key}: unknown top-level key.{suggest(str(key), _TOP)} Expected: {', '.join(_TOP)}.")
+    settings = check_params(data.get("settings") or {}, SETTINGS, f"{source}: settings")
+    algs_raw = data.get("algorithms")
+    if not isinstance(algs_raw, dict) or not algs_raw:
+        raise ConfigError(f"{source}: algorithms: expected a non-empty mapping of algorithm names to build/query grids.")
+    algorithms = []
+    for name, spec in algs_raw.items():
+        where = f"{source}: algorithms.{name}"
+        cls = registry.get(str(name)) if str(name) in registry.names() else None
+        if cls is None:
+            raise ConfigError(f"{where}: unknown algorithm.{suggest(str(name), registry.names())} Known: {', '.join(registry.names())}.")
+        spec = spec or {}
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where}: expected a mapping with build and query grids.")
+        for key in spec:
+            if key not in ("build", "query"):
+                raise ConfigError(f"{where}.{key}: unknown key.{suggest(str(key), ('build', 'query'))} Expected: build, query.")
+        algorithms.append(Algorithm(str(name), _grid(spec.get("build"), cls.build_params, f"{where}.build"),
+                                    _grid(spec.get("query"), cls.query_params, f"{where}.query")))
+    workloads = data.get("workloads") or []
+    if not isinstance(workloads, list) or not all(isinstance(w, str) for w in workloads):
+        raise ConfigError(f"{source}: workloads: expected a list of workload names.")
+    return SweepConfig(algorithms, settings, workloads, source)
+
+
+def load(path: Path) -> SweepConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist; pass --config PATH or create it (see the README).")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+    return parse(data, str(path))
