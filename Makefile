@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 VARIANT ?= ml-latest-small
 THREADS ?= 2
 
-.PHONY: install test bench data train workloads quality-table clean
+.PHONY: install test bench data train workloads sweep results-table quality-table clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## the whole benchmark on $(VARIANT) (grows with each stage: data -> train -> ...)
-bench: data train workloads
+bench: data train workloads sweep results-table
 
 data: $(STAMP)
 	$(BIN)/ann-bench data prepare $(VARIANT)
@@ -27,6 +27,12 @@ train: $(STAMP)
 workloads: $(STAMP)
 	$(BIN)/ann-bench workloads build $(VARIANT) --threads $(THREADS)
 
+sweep: $(STAMP)
+	$(BIN)/ann-bench sweep --config algorithms.yaml
+
+results-table: $(STAMP)
+	$(BIN)/ann-bench results table --output results/table.csv
+
 ## the README's quality table, from the trained models' metrics
 quality-table: $(STAMP)
 	$(BIN)/ann-bench models table
@@ -35,4 +41,4 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf datasets/prepared datasets/models datasets/workloads
+	rm -rf datasets/prepared datasets/models datasets/workloads results/*/

@@ -8,6 +8,7 @@ timed work and record :func:`thread_report` with the results.
 from __future__ import annotations
 
 import os
+import sys
 
 _ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -26,20 +27,17 @@ def set_env_threads(n: int) -> None:
 
 
 def set_threads(n: int) -> dict[str, int]:
-    """Limit BLAS/OpenMP, torch and faiss (if imported or importable) to ``n`` threads."""
+    """Limit BLAS/OpenMP, faiss and (once imported: it is slow to import) torch to ``n`` threads."""
     set_env_threads(n)
     applied: dict[str, int] = {}
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=n)
     applied["blas_openmp"] = n
-    try:
-        import torch
-
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
         torch.set_num_threads(n)
         applied["torch"] = torch.get_num_threads()
-    except ImportError:
-        pass
     try:
         import faiss
 
@@ -61,10 +59,6 @@ def thread_report() -> dict[str, object]:
             for p in threadpool_info()
         ],
     }
-    try:
-        import torch
-
-        report["torch"] = torch.get_num_threads()
-    except ImportError:
-        pass
+    if "torch" in sys.modules:
+        report["torch"] = sys.modules["torch"].get_num_threads()
     return report

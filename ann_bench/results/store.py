@@ -96,7 +96,8 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
         f.attrs["exit_code"] = -999 if exit_code is None else exit_code
         f.attrs["workload"] = wname
         f.attrs["workload_hash"] = wformat.attr(wpath, "content_hash") or w.content_hash()
-        f.attrs["algorithm"] = job["algorithm"]
+        f.attrs["algorithm"] = job["label"]
+        f.attrs["adapter"] = job["algorithm"]
         f.attrs["metric"] = job["metric"]
         f.attrs["metric_handling"] = cls.metrics[job["metric"]]
         set_json(f, "build", job["build"])
@@ -123,7 +124,7 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
             g.create_dataset("latencies", data=raw["latencies"].astype(np.float32))
             if best is None or m.get("recall@10", 0) > best.get("recall@10", 0):
                 best = m
-    head = f"{wname} {job['algorithm']} {_slug(job['build'])}:"
+    head = f"{wname} {job['label']} {_slug(job['build'])}:"
     if reason:
         return f"{head} FAILED: {reason}"
     b = best or {}

@@ -7,6 +7,10 @@ algorithms:
   hnswlib:
     build: {M: [8, 16, 32], ef_construction: [200]}
     query: {ef: [10, 20, 40, 80]}
+  ivfpq-refine:                        # a label of your own ...
+    adapter: faiss-ivfpq               # ... for a registered adapter
+    build: {nlist: [256], m: [16], refine: [true]}
+    query: {nprobe: [4, 16], k_factor: [2, 8]}
 ```
 
 Every key is checked against the adapter's declared parameters; a bad file gets one line
@@ -35,11 +39,13 @@ SETTINGS = {
     "single_query_limit": Param(int, 10_000, min=1, help="queries timed one by one (a prefix of the queries)"),
 }
 _TOP = ("settings", "workloads", "algorithms")
+_ENTRY = ("adapter", "build", "query")
 
 
 @dataclass(frozen=True)
 class Algorithm:
-    name: str
+    name: str  # the entry's label in the file (results are filed under it)
+    adapter: str  # the registered adapter it runs
     build: list[dict]
     query: list[dict]
 
@@ -63,9 +69,9 @@ class SweepConfig:
         if build is not None:
             out = []
             for a in algs:
-                cls = registry.get(a.name)
+                cls = registry.get(a.adapter)
                 values = check_params(_coerce(build, cls.build_params), cls.build_params, f"--build ({a.name})")
-                out.append(Algorithm(a.name, [values], a.query))
+                out.append(Algorithm(a.name, a.adapter, [values], a.query))
             algs = out
         return SweepConfig(algs, self.settings, self.workloads, self.source)
 
@@ -126,16 +132,18 @@ def parse(data, source: str = "algorithms.yaml") -> SweepConfig:
     algorithms = []
     for name, spec in algs_raw.items():
         where = f"{source}: algorithms.{name}"
-        cls = registry.get(str(name)) if str(name) in registry.names() else None
-        if cls is None:
-            raise ConfigError(f"{where}: unknown algorithm.{suggest(str(name), registry.names())} Known: {', '.join(registry.names())}.")
         spec = spec or {}
         if not isinstance(spec, dict):
             raise ConfigError(f"{where}: expected a mapping with build and query grids.")
         for key in spec:
-            if key not in ("build", "query"):
-                raise ConfigError(f"{where}.{key}: unknown key.{suggest(str(key), ('build', 'query'))} Expected: build, query.")
-        algorithms.append(Algorithm(str(name), _grid(spec.get("build"), cls.build_params, f"{where}.build"),
+            if key not in _ENTRY:
+                raise ConfigError(f"{where}.{key}: unknown key.{suggest(str(key), _ENTRY)} Expected: {', '.join(_ENTRY)}.")
+        adapter = str(spec.get("adapter", name))
+        if adapter not in registry.names():
+            what = f"{where}.adapter: unknown adapter '{adapter}'" if "adapter" in spec else f"{where}: unknown algorithm"
+            raise ConfigError(f"{what}.{suggest(adapter, registry.names())} Known: {', '.join(registry.names())}.")
+        cls = registry.get(adapter)
+        algorithms.append(Algorithm(str(name), adapter, _grid(spec.get("build"), cls.build_params, f"{where}.build"),
                                     _grid(spec.get("query"), cls.query_params, f"{where}.query")))
     workloads = data.get("workloads") or []
     if not isinstance(workloads, list) or not all(isinstance(w, str) for w in workloads):

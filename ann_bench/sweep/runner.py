@@ -109,16 +109,25 @@ def plan(cfg: SweepConfig, workloads: list[Path]) -> list[tuple[Path, str, str, 
         name = wformat.attr(wpath, "name") or wpath.stem
         metric = wformat.read_metric(wpath)
         for alg in cfg.algorithms:
-            if metric not in registry.get(alg.name).metrics:
+            if metric not in registry.get(alg.adapter).metrics:
                 continue
             for build in alg.build:
                 runs.append((wpath, str(name), metric, alg, build))
     return runs
 
 
+def remove_stale_temporaries(results_dir: Path) -> None:
+    """Half-written result files of a killed sweep (their writer's pid is gone)."""
+    for tmp in Path(results_dir).rglob("*.tmp-*"):
+        pid = tmp.name.rsplit(".tmp-", 1)[-1]
+        if not pid.isdigit() or not psutil.pid_exists(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
 def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: bool = False,
           retry_failed: bool = False, threads_all: int | None = None, progress: bool = True) -> list[RunOutcome]:
     threads_all = threads_all or available_cores()
+    remove_stale_temporaries(results_dir)
     runs = plan(cfg, workloads)
     outcomes = []
     n_query = sum(len(alg.query) for *_, alg, _ in runs)
@@ -134,7 +143,7 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
         job_dir = Path(tempfile.mkdtemp(prefix="ann-bench-run-"))
         try:
             job = {
-                "workload": str(wpath), "algorithm": alg.name, "metric": metric, "build": build, "queries": alg.query,
+                "workload": str(wpath), "algorithm": alg.adapter, "label": alg.name, "metric": metric, "build": build, "queries": alg.query,
                 "k": cfg.settings["k"], "repeats": cfg.settings["repeats"], "threads_all": threads_all,
                 "build_threads": threads_all, "single_query_limit": cfg.settings["single_query_limit"],
             }

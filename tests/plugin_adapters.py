@@ -1,0 +1,61 @@
+"""Adapters that misbehave on purpose, loaded into sweep workers via ANN_BENCH_PLUGINS.
+
+They exercise the runner's isolation: a hard crash inside the process (``os.abort()``,
+what a failing assertion in a C extension does), a query pass that never ends, and a build
+that allocates far more memory than the ceiling allows.
+"""
+
+import os
+import time
+
+import numpy as np
+
+from ann_bench.sweep.adapters.base import NATIVE, Adapter, pad
+from ann_bench.sweep.params import Param
+from ann_bench.sweep.registry import register
+
+
+class _Plain(Adapter):
+    module = "numpy"
+    distribution = "numpy"
+    metrics = {"ip": NATIVE, "l2": NATIVE, "cosine": NATIVE}
+
+    def _fit(self, x):
+        self.n = len(x)
+
+    def search_batch(self, q, k, threads):
+        return pad([np.arange(min(k, self.n))] * len(q), k)
+
+    def search_one(self, v, k):
+        return np.arange(min(k, self.n))
+
+
+@register
+class Abort(_Plain):
+    name = "test-abort"
+
+    def _fit(self, x):
+        os.abort()
+
+
+@register
+class Hang(_Plain):
+    name = "test-hang"
+    query_params = {"sleep_s": Param(float, 3600.0, min=0)}
+
+    def _set_query(self, sleep_s):
+        self.sleep_s = sleep_s
+
+    def search_batch(self, q, k, threads):
+        time.sleep(self.sleep_s)
+        return super().search_batch(q, k, threads)
+
+
+@register
+class MemoryHog(_Plain):
+    name = "test-memhog"
+    build_params = {"mb": Param(int, 2048, min=1)}
+
+    def _fit(self, x):
+        self.block = np.ones(self.params["mb"] * 2**20, dtype=np.uint8)  # touched, so resident
+        time.sleep(30)

@@ -1,0 +1,106 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from ann_bench.results.store import run_status
+from ann_bench.results.table import gather, result_files
+from ann_bench.sweep import config
+from ann_bench.sweep.runner import sweep
+from ann_bench.workloads import format as wformat
+from ann_bench.workloads.groundtruth import exact_knn
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def plugins(monkeypatch):
+    monkeypatch.setenv("ANN_BENCH_PLUGINS", "plugin_adapters")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    sys.path.insert(0, str(TESTS))
+    yield
+    sys.path.remove(str(TESTS))
+
+
+@pytest.fixture
+def workload(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1_000, 8)).astype(np.float32)
+    q = rng.standard_normal((40, 8)).astype(np.float32)
+    ids, d = exact_knn(q, x, 100, "ip")
+    rel = wformat.Ragged.from_lists([ids[i, 3:6].astype(np.int64) for i in range(40)])
+    seen = wformat.Ragged.from_lists([ids[i, :2].astype(np.int64) for i in range(40)])
+    w = wformat.Workload("tiny.u2i.ip", "ip", x, q, ids, d, relevant=rel, seen=seen)
+    return wformat.write(w, tmp_path / "tiny.u2i.ip.hdf5")
+
+
+def cfg(algorithms, **settings):
+    return config.parse({"settings": {"repeats": 1, **settings}, "algorithms": algorithms})
+
+
+def test_failures_are_recorded_and_the_sweep_goes_on(workload, tmp_path):
+    c = cfg(
+        {
+            "faiss-flat": {},
+            "test-abort": {},
+            "test-hang": {"query": {"sleep_s": [3600.0]}},
+            "test-memhog": {"build": {"mb": [1500]}},
+            "hnswlib": {"build": {"M": [8]}, "query": {"ef": [10, 100]}},
+        },
+        query_timeout_s=1.5, memory_limit_mb=700,
+    )
+    results = tmp_path / "results"
+    outcomes = sweep(c, [workload], results, progress=False)
+    by_alg = {o.path.parent.name: o for o in outcomes}
+    assert by_alg["faiss-flat"].status == "ok" and by_alg["hnswlib"].status == "ok"
+    assert "crashed (SIGABRT)" in by_alg["test-abort"].summary
+    assert "timeout: query 0 batch 1 thread took longer than 1.5 s" in by_alg["test-hang"].summary
+    assert "memory limit exceeded" in by_alg["test-memhog"].summary
+    with h5py.File(by_alg["test-abort"].path) as f:
+        assert f.attrs["status"] == "failed" and "Aborted" in f.attrs["stderr_tail"]
+    df = gather(results)
+    flat = df[df.algorithm == "faiss-flat"].iloc[0]
+    assert flat["recall@10"] == pytest.approx(1.0) and flat["rec_recall@10"] == pytest.approx(flat["rec_recall@10_exact"])
+    assert {"qps_single", "qps_batch_1t", "qps_batch_nt", "latency_p99_ms", "index_mb", "build_s"} <= set(df.columns)
+    assert len(df[df.algorithm == "hnswlib"]) == 2
+    with h5py.File(by_alg["hnswlib"].path) as f:
+        assert f.attrs["git_commit"] is not None and "hnswlib" in f.attrs["versions"] and "cpu" in f.attrs["machine"]
+        g = f["query/000"]
+        assert g["ids"].shape == (40, 100) and g["latencies"].shape == (40,)
+
+    # resumed: nothing reruns; failed runs rerun only when asked
+    again = sweep(c, [workload], results, progress=False)
+    assert {o.status for o in again} == {"skipped"}
+    retried = sweep(cfg({"test-abort": {}, "faiss-flat": {}}), [workload], results, retry_failed=True, progress=False)
+    assert sorted(o.status for o in retried) == ["failed", "skipped"]
+
+
+def test_sigkill_mid_sweep_then_resume_leaves_only_valid_files(workload, tmp_path):
+    cfg_file = tmp_path / "algorithms.yaml"
+    cfg_file.write_text(
+        "settings: {repeats: 1}\n"
+        "algorithms:\n"
+        "  hnswlib: {build: {M: [4, 6, 8, 10, 12, 14]}, query: {ef: [10, 50]}}\n"
+    )
+    env = dict(os.environ, ANN_BENCH_HOME=str(tmp_path))
+    cmd = [sys.executable, "-m", "ann_bench.cli", "sweep", "--config", str(cfg_file), "--workloads", str(workload)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    results = tmp_path / "results"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(result_files(results)) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(result_files(results))
+    assert 2 <= done_before < 6, "the kill should land mid-sweep"
+    assert all(run_status(p) == "ok" for p in result_files(results))
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    files = result_files(results)
+    assert len(files) == 6 and all(run_status(p) == "ok" for p in files)
+    assert len(gather(results)) == 12
