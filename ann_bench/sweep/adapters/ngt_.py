@@ -1,0 +1,55 @@
+"""NGT (Yahoo Japan): ANNG graph index. Ids are 1-based in NGT and shifted here."""
+
+from __future__ import annotations
+
+import tempfile
+
+
+from ..params import Param
+from ..registry import register
+from .base import NATIVE, NORMALIZE_IP, Adapter, pad
+
+
+@register
+class NGT(Adapter):
+    name = "ngt"
+    module = "ngtpy"
+    distribution = "ngt"
+    metrics = {"l2": NATIVE, "cosine": NORMALIZE_IP, "ip": NATIVE}
+    build_params = {
+        "edge_size_for_creation": Param(int, 10, min=1),
+        "edge_size_for_search": Param(int, 40, min=1),
+    }
+    query_params = {"epsilon": Param(float, 0.1, min=-1.0, help="search range coefficient")}
+    deterministic = False
+
+    def _fit(self, x):
+        import ngtpy
+
+        self._dir = tempfile.TemporaryDirectory(prefix="ngt-")
+        path = self._dir.name + "/index"
+        ngtpy.create(path, x.shape[1], distance_type="Inner Product" if self.space == "ip" else "L2", object_type="Float",
+                     edge_size_for_creation=self.params["edge_size_for_creation"],
+                     edge_size_for_search=self.params["edge_size_for_search"])
+        self.index = ngtpy.Index(path)
+        self.index.batch_insert(x, num_threads=self.threads)
+
+    def _set_query(self, epsilon):
+        self._eps = epsilon
+
+    def search_batch(self, q, k, threads):
+        return pad([[i - 1 for i, _ in self.index.search(v, size=k, epsilon=self._eps)] for v in q], k)
+
+    def search_one(self, v, k):
+        return [i - 1 for i, _ in self.index.search(v, size=k, epsilon=self._eps)]
+
+    def save(self, path):
+        self.index.save()
+        return False  # NGT writes into its own folder; its size is not reported
+
+    @classmethod
+    def accurate_params(cls, n):
+        return {"edge_size_for_creation": 20, "edge_size_for_search": 60}, {"epsilon": 0.3}
+
+
+

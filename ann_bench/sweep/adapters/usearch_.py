@@ -1,0 +1,51 @@
+"""USearch: HNSW with native inner product, cosine and squared L2."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..params import Param
+from ..registry import register
+from .base import NATIVE, Adapter
+
+_METRICS = {"ip": "ip", "cosine": "cos", "l2": "l2sq"}
+
+
+@register
+class USearch(Adapter):
+    name = "usearch"
+    module = "usearch"
+    distribution = "usearch"
+    metrics = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
+    build_params = {
+        "M": Param(int, 16, min=2, max=512, help="connectivity"),
+        "ef_construction": Param(int, 128, min=1, help="expansion_add"),
+    }
+    query_params = {"ef": Param(int, 64, min=1, help="expansion_search")}
+
+    def _fit(self, x):
+        from usearch.index import Index
+
+        self.index = Index(ndim=x.shape[1], metric=_METRICS[self.space], dtype="f32",
+                           connectivity=self.params["M"], expansion_add=self.params["ef_construction"])
+        self.index.add(np.arange(len(x), dtype=np.uint64), x, threads=self.threads)
+
+    def _set_query(self, ef):
+        self.index.expansion_search = ef
+
+    def search_batch(self, q, k, threads):
+        m = self.index.search(q, k, threads=threads)
+        ids = m.keys.astype(np.int64)
+        ids[np.arange(k)[None, :] >= np.asarray(m.counts)[:, None]] = -1
+        return ids
+
+    def search_one(self, v, k):
+        return self.index.search(v, k).keys
+
+    def save(self, path):
+        self.index.save(path)
+        return True
+
+    @classmethod
+    def accurate_params(cls, n):
+        return {"M": 32, "ef_construction": 200}, {"ef": 256}

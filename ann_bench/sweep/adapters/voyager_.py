@@ -1,0 +1,49 @@
+"""Voyager (Spotify): HNSW with inner product, cosine and Euclidean spaces."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..params import Param
+from ..registry import register
+from .base import NATIVE, Adapter
+
+
+@register
+class Voyager(Adapter):
+    name = "voyager"
+    module = "voyager"
+    distribution = "voyager"
+    metrics = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
+    build_params = {
+        "M": Param(int, 12, min=2, max=512, help="graph degree"),
+        "ef_construction": Param(int, 200, min=1),
+        "seed": Param(int, 1),
+    }
+    query_params = {"ef": Param(int, 10, min=1, help="query_ef")}
+
+    def _fit(self, x):
+        from voyager import Index, Space
+
+        space = {"ip": Space.InnerProduct, "cosine": Space.Cosine, "l2": Space.Euclidean}[self.space]
+        self.index = Index(space, num_dimensions=x.shape[1], M=self.params["M"],
+                           ef_construction=self.params["ef_construction"], random_seed=self.params["seed"])
+        self.index.add_items(x, ids=np.arange(len(x)), num_threads=self.threads)
+
+    def _set_query(self, ef):
+        self._ef = ef
+
+    def search_batch(self, q, k, threads):
+        ids, _ = self.index.query(q, k=k, num_threads=threads, query_ef=max(self._ef, k))
+        return ids.astype(np.int64)
+
+    def search_one(self, v, k):
+        return self.index.query(v, k=k, query_ef=max(self._ef, k))[0]
+
+    def save(self, path):
+        self.index.save(path)
+        return True
+
+    @classmethod
+    def accurate_params(cls, n):
+        return {"M": 32, "ef_construction": 200}, {"ef": 256}
