@@ -70,4 +70,5 @@ def test_shipped_algorithms_yaml_is_valid():
 
     cfg = config.load(Path(__file__).resolve().parents[1] / "algorithms.yaml")
     names = {a.name for a in cfg.algorithms}
-    assert {"faiss-flat", "faiss-hnsw", "faiss-ivf", "faiss-ivfpq", "faiss-ivfsq8", "hnswlib", "nmslib-hnsw", "annoy", "scann", "numpy-bruteforce"} <= names
+    assert {"faiss-flat", "faiss-hnsw", "faiss-ivf", "faiss-ivfpq", "faiss-ivfsq8", "hnswlib", "nmslib-hnsw", "annoy", "scann",
+            "numpy-bruteforce", "usearch", "voyager", "ngt", "pynndescent"} <= names

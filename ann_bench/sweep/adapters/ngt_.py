@@ -1,4 +1,4 @@
-"""NGT (Yahoo Japan): ANNG graph index. Ids are 1-based in NGT and shifted here."""
+"""NGT (Yahoo Japan): ANNG graph index (ngtpy returns 0-based ids, in insertion order)."""
 
 from __future__ import annotations
 
@@ -38,10 +38,10 @@ class NGT(Adapter):
         self._eps = epsilon
 
     def search_batch(self, q, k, threads):
-        return pad([[i - 1 for i, _ in self.index.search(v, size=k, epsilon=self._eps)] for v in q], k)
+        return pad([[i for i, _ in self.index.search(v, size=k, epsilon=self._eps)] for v in q], k)
 
     def search_one(self, v, k):
-        return [i - 1 for i, _ in self.index.search(v, size=k, epsilon=self._eps)]
+        return [i for i, _ in self.index.search(v, size=k, epsilon=self._eps)]
 
     def save(self, path):
         self.index.save()
