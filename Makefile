@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 VARIANT ?= ml-latest-small
 THREADS ?= 2
 
-.PHONY: install test bench data train workloads sweep results-table quality-table clean
+.PHONY: install test bench data train workloads sweep results-table plots report notebook quality-table clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## the whole benchmark on $(VARIANT) (grows with each stage: data -> train -> ...)
-bench: data train workloads sweep results-table
+bench: data train workloads sweep results-table report
 
 data: $(STAMP)
 	$(BIN)/ann-bench data prepare $(VARIANT)
@@ -32,6 +32,15 @@ sweep: $(STAMP)
 
 results-table: $(STAMP)
 	$(BIN)/ann-bench results table --output results/table.csv
+
+plots: $(STAMP)
+	$(BIN)/ann-bench plots
+
+report: $(STAMP)
+	$(BIN)/ann-bench report
+
+notebook: $(STAMP)
+	$(BIN)/ann-bench notebook
 
 ## the README's quality table, from the trained models' metrics
 quality-table: $(STAMP)

@@ -53,6 +53,7 @@ def get_json(obj: h5py.HLObject, key: str, default=None):
 
 def write_frame(group: h5py.Group, df: pd.DataFrame) -> None:
     """Store a DataFrame as one dataset per column (strings as UTF-8, nullable ints with -1)."""
+    group.attrs["columns"] = json.dumps(list(df.columns))
     for col in df.columns:
         s = df[col]
         if pd.api.types.is_bool_dtype(s):
@@ -80,8 +81,3 @@ def read_frame(group: h5py.Group) -> pd.DataFrame:
     order = group.attrs.get("columns")
     df = pd.DataFrame(cols)
     return df[list(json.loads(order))] if order is not None else df
-
-
-def write_frame_ordered(group: h5py.Group, df: pd.DataFrame) -> None:
-    write_frame(group, df)
-    group.attrs["columns"] = json.dumps(list(df.columns))

@@ -39,7 +39,6 @@ def main() -> None:
 
     set_threads(1)
     import faiss
-    import hnswlib
 
     from ann_bench import paths
     from ann_bench.sweep import registry

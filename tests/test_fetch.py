@@ -1,7 +1,6 @@
 import functools
 import http.server
 import threading
-from pathlib import Path
 
 import pytest
 

@@ -8,8 +8,9 @@ from ann_bench.data import TEST, VAL, PrepConfig, fetch, load, prepare
 from ann_bench.embeddings.baselines import ALSConfig, als_scorer, fit_als, popularity_scorer
 from ann_bench.embeddings.evaluate import dot_scorer, evaluate
 from ann_bench.embeddings.loss import sampled_softmax_loss
-from ann_bench.embeddings.model import TowerConfig
-from ann_bench.embeddings.train import TrainConfig, embeddings, train
+from ann_bench.embeddings.config import TowerConfig
+from ann_bench.embeddings.config import TrainConfig
+from ann_bench.embeddings.train import embeddings, train
 from ann_bench.errors import ConfigError
 
 from movielens_fixtures import variant_for, write_release, zip_release

@@ -5,8 +5,8 @@ import pytest
 from ann_bench.data import TEST, TRAIN, VAL, PrepConfig, fetch, load, prepare
 from ann_bench.data import store as prepared_store
 from ann_bench.embeddings.run import train_and_evaluate
-from ann_bench.embeddings.train import TrainConfig
-from ann_bench.embeddings.model import TowerConfig
+from ann_bench.embeddings.config import TrainConfig
+from ann_bench.embeddings.config import TowerConfig
 from ann_bench.errors import DataError
 from ann_bench.workloads import format as wformat
 from ann_bench.workloads.build import WorkloadSpec, build

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from ..h5util import atomic_h5, get_json, open_h5, read_frame, set_json, write_frame_ordered
+from ..h5util import atomic_h5, get_json, open_h5, read_frame, set_json, write_frame
 from .preprocess import PrepConfig, Prepared
 
 FORMAT_VERSION = 1
@@ -23,7 +23,7 @@ def save(p: Prepared, path: Path) -> Path:
         set_json(f, "summary", p.summary)
         set_json(f, "provenance", p.provenance)
         for key in ("interactions", "items", "users"):
-            write_frame_ordered(f.create_group(key), getattr(p, key))
+            write_frame(f.create_group(key), getattr(p, key))
     return path
 
 

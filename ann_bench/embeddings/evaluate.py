@@ -16,9 +16,8 @@ import numpy as np
 from ..data import Prepared
 from ..topk import top_k
 from .features import history_matrix
-from .metrics import hits, summarize
+from .metrics import KS, hits, summarize
 
-KS = (10, 20, 50, 100)
 Scorer = Callable[[np.ndarray], np.ndarray]  # user indices -> (len, n_items) scores
 
 PROTOCOL = (

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+KS = (10, 20, 50, 100)  # the cut-offs every quality report uses
+
 
 def hits(topk: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray:
     """Boolean (users, K): is the item at each rank among the user's relevant items."""

@@ -7,28 +7,14 @@ to stand on its own for cold and filtered-out movies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import TowerConfig
 from .features import ItemFeatures, UserFeatures
-
-
-@dataclass(frozen=True)
-class TowerConfig:
-    dim: int = 64
-    id_dim: int = 64
-    feature_dim: int = 32
-    hidden: int = 256
-    normalize: bool = True
-    title_words: bool = True
-    user_ids: bool = True
-    id_dropout: float = 0.1
-    dropout: float = 0.1
 
 
 def _mlp(d_in: int, cfg: TowerConfig) -> nn.Sequential:

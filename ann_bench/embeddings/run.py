@@ -13,7 +13,8 @@ from .baselines import als_scorer, fit_als, popularity_scorer, tune_als
 from .evaluate import PROTOCOL, dot_scorer, evaluate
 from .features import history_matrix
 from .store import save_bundle
-from .train import TrainConfig, embeddings, refit, select
+from .config import TrainConfig
+from .train import embeddings, refit, select
 
 
 def train_two_tower(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ...], *, progress: bool = True):

@@ -4,49 +4,18 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..data import TEST, TRAIN, VAL, Prepared
-from ..errors import ConfigError
-from .evaluate import KS, dot_scorer, evaluate
+from .evaluate import dot_scorer, evaluate
 from .features import ItemFeatures, UserFeatures, history_matrix, interaction_matrix
 from .loss import sampled_softmax_loss
-from .model import TowerConfig, TwoTower
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    tower: TowerConfig = field(default_factory=TowerConfig)
-    max_epochs: int = 100
-    batch_size: int = 1024
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    temperature: float = 0.2
-    logq: bool = True
-    uniform_negatives: int = 0
-    patience: int = 5
-    select_k: int = 50
-    seed: int = 0
-    refit: bool = True
-
-    def __post_init__(self) -> None:
-        checks = {
-            "max_epochs": self.max_epochs >= 1,
-            "batch_size": self.batch_size >= 2,
-            "lr": self.lr > 0,
-            "temperature": self.temperature > 0,
-            "uniform_negatives": self.uniform_negatives >= 0,
-            "patience": self.patience >= 1,
-            "select_k": self.select_k in KS,
-            "tower.dim": self.tower.dim >= 1,
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ConfigError(f"invalid training setting(s): {', '.join(bad)} (select_k must be one of {KS}).")
+from .config import TrainConfig
+from .model import TwoTower
 
 
 @dataclass

@@ -137,7 +137,8 @@ def read_runs(path: Path) -> list[dict]:
     rows = []
     with h5py.File(path, "r") as f:
         base = {
-            "workload": str(f.attrs["workload"]), "algorithm": str(f.attrs["algorithm"]), "metric": str(f.attrs["metric"]),
+            "workload": str(f.attrs["workload"]), "algorithm": str(f.attrs["algorithm"]),
+            "adapter": str(f.attrs.get("adapter", f.attrs["algorithm"])), "metric": str(f.attrs["metric"]),
             "status": str(f.attrs["status"]), "reason": str(f.attrs["reason"]), "file": str(path),
             "workload_hash": str(f.attrs["workload_hash"]), "git_commit": str(f.attrs["git_commit"]),
             "cpu": get_json(f, "machine", {}).get("cpu"), "started": str(f.attrs["started"]),

@@ -37,6 +37,7 @@ class Adapter:
     query_params: ClassVar[dict[str, Param]] = {}
     deterministic: ClassVar[bool] = True  # same data + params -> same answers
     threaded_batch: ClassVar[bool] = True  # batch search can use several threads
+    exact: ClassVar[bool] = False  # exact search (the baseline an index must beat)
 
     def __init__(self, metric: str, dim: int, *, threads: int = 1, **params):
         if metric not in self.metrics:

@@ -13,6 +13,7 @@ from .base import NATIVE, NORMALIZE_IP, Adapter
 @register
 class NumpyBruteForce(Adapter):
     name = "numpy-bruteforce"
+    exact = True
     module = "numpy"
     distribution = "numpy"
     metrics = {"ip": NATIVE, "l2": NATIVE, "cosine": NORMALIZE_IP}

@@ -62,6 +62,7 @@ class FaissFlat(_Faiss):
     """Exact search: the reference every approximate index is compared with."""
 
     name = "faiss-flat"
+    exact = True
 
     def _build(self, x):
         import faiss

@@ -1,0 +1,1 @@
+"""Stage 6: Pareto frontiers, plots, tables and the HTML report, from the results table."""

@@ -1,0 +1,104 @@
+"""Recall-vs-QPS (the classic chart), build time, memory and end-to-end recall plots.
+
+One colour and marker per algorithm, the same in every plot of a report; each algorithm's
+Pareto frontier drawn as a line over its faint points; the exact baseline's QPS as a
+reference line. Files are named ``<workload>__<y>-vs-<x>.{png,svg}`` so a listing explains them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .pareto import frontier  # noqa: E402
+from .tables import is_exact  # noqa: E402
+
+QPS_MODES = {"qps_single": "single-query QPS, 1 thread", "qps_batch_1t": "batch QPS, 1 thread", "qps_batch_nt": "batch QPS, all cores"}
+_MARKERS = "os^Dv<>pPXh*"
+
+
+def styles(algorithms) -> dict[str, dict]:
+    """A fixed colour and marker per algorithm name (sorted), shared by every plot."""
+    cmap = plt.get_cmap("tab20")
+    return {a: {"color": cmap(i % 20), "marker": _MARKERS[i % len(_MARKERS)]} for i, a in enumerate(sorted(set(algorithms)))}
+
+
+def _machine(df: pd.DataFrame) -> str:
+    cpu = df["cpu"].dropna().iloc[0] if "cpu" in df and df["cpu"].notna().any() else "unknown CPU"
+    return str(cpu)
+
+
+def _save(fig, out_dir: Path, stem: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
+    fig.savefig(paths[0], dpi=110, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def tradeoff_plot(df: pd.DataFrame, workload: str, x: str, y: str, style: dict, out_dir: Path, *,
+                  ylabel: str, log_y: bool = True, minimize_y: bool = False, reference: float | None = None,
+                  reference_label: str = "") -> list[Path]:
+    """One workload: ``y`` against ``x`` per algorithm, frontier lines over faint points."""
+    d = df[(df["workload"] == workload) & (df["status"] == "ok")].dropna(subset=[x, y])
+    if d.empty:
+        return []
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for alg, g in d.groupby("algorithm", sort=True):
+        s = style[alg]
+        ax.scatter(g[x], g[y], color=s["color"], marker=s["marker"], alpha=0.25, s=18, linewidths=0)
+        f = frontier(g, x, y, minimize_y=minimize_y)
+        ax.plot(f[x], f[y], color=s["color"], marker=s["marker"], markersize=5, linewidth=1.6, label=alg)
+    overall = frontier(d, x, y, minimize_y=minimize_y)
+    ax.plot(overall[x], overall[y], color="black", linestyle=":", linewidth=1, label="frontier (all)")
+    if reference is not None and np.isfinite(reference):
+        ax.axhline(reference, color="grey", linestyle="--", linewidth=1, label=reference_label)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(x.replace("recall@", "Recall@") + " (ANN vs exact neighbours)" if x.startswith("recall@") else x)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(f"{workload}\n{_machine(d)}", fontsize=10)
+    ax.legend(fontsize=8, loc="best", ncol=2, framealpha=0.85)
+    return _save(fig, out_dir, f"{workload}__{_slug(y)}-vs-{_slug(x)}")
+
+
+def _slug(name: str) -> str:
+    return name.replace("@", "").replace(".", "_")
+
+
+def exact_qps(df: pd.DataFrame, workload: str, qps: str) -> float:
+    d = df[(df["workload"] == workload) & (df["status"] == "ok")]
+    exact = d[[is_exact(a) for a in d["adapter"]]] if len(d) else d
+    return float(exact[qps].max()) if len(exact) else float("nan")
+
+
+def all_plots(df: pd.DataFrame, out_dir: Path, *, ks=(10, 100)) -> list[Path]:
+    """Every plot of the report for every workload in ``df``."""
+    style = styles(df["algorithm"])
+    paths: list[Path] = []
+    for workload in sorted(df["workload"].unique()):
+        for k in ks:
+            recall = f"recall@{k}"
+            if recall not in df:
+                continue
+            for qps, label in QPS_MODES.items():
+                if df.loc[df["workload"] == workload, qps].notna().any():
+                    paths += tradeoff_plot(df, workload, recall, qps, style, out_dir, ylabel=f"{label} (log)",
+                                           reference=exact_qps(df, workload, qps), reference_label="exact search")
+        paths += tradeoff_plot(df, workload, "recall@10", "build_s", style, out_dir, ylabel="build time, s (log)", minimize_y=True)
+        paths += tradeoff_plot(df, workload, "recall@10", "index_mb", style, out_dir, ylabel="index memory, MB (RSS growth, log)", minimize_y=True)
+        if "rec_recall@10" in df and df.loc[df["workload"] == workload, "rec_recall@10"].notna().any():
+            exact_rec = df.loc[df["workload"] == workload, "rec_recall@10_exact"].dropna()
+            paths += tradeoff_plot(df, workload, "recall@10", "rec_recall@10", style, out_dir, log_y=False,
+                                   ylabel="recommendation Recall@10 (seen items filtered)",
+                                   reference=float(exact_rec.iloc[0]) if len(exact_rec) else None,
+                                   reference_label="with exact search")
+    return [p for p in paths if p.suffix == ".png"] + [p for p in paths if p.suffix == ".svg"]

@@ -1,0 +1,110 @@
+"""``results/report/``: plots, Markdown/CSV tables and one HTML page that ties them together."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+
+import h5py
+import pandas as pd
+
+from ..results.table import gather
+from .plots import all_plots
+from .tables import TARGETS, best_at_targets, markdown, recommend
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}
+td:first-child,th:first-child{text-align:left}
+img{max-width:100%;border:1px solid #eee;margin:0.3em 0}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:0.8em}
+code{background:#f5f5f5;padding:1px 4px}
+"""
+
+
+# marks the page with how many images failed to load (a browser test reads it; a reader sees a warning)
+_IMAGE_CHECK = """<script>
+window.addEventListener('load', () => {
+  const broken = [...document.images].filter(i => !i.complete || i.naturalWidth === 0);
+  document.body.dataset.brokenImages = broken.length;
+  if (broken.length) document.body.insertAdjacentHTML('afterbegin',
+    '<p style="color:#b00">' + broken.length + ' plot image(s) failed to load: rerun ann-bench report.</p>');
+});
+</script>"""
+
+
+def _table_html(df: pd.DataFrame, floatfmt: str = "{:.3g}") -> str:
+    return df.to_html(index=False, float_format=lambda v: floatfmt.format(v), na_rep="", border=0, escape=True)
+
+
+def _run_metadata(files: list[str]) -> dict:
+    """Machine, versions, threads and settings of the newest result file."""
+    for path in sorted(files, key=lambda p: Path(p).stat().st_mtime, reverse=True):
+        with h5py.File(path, "r") as f:
+            return {k: json.loads(f.attrs[k]) for k in ("machine", "versions", "threads", "settings") if k in f.attrs} | {
+                "git_commit": str(f.attrs.get("git_commit", ""))}
+    return {}
+
+
+def _workload_rows(workloads_dir: Path, names) -> pd.DataFrame:
+    rows = []
+    for name in sorted(names):
+        path = workloads_dir / f"{name}.hdf5"
+        row = {"workload": name}
+        if path.is_file():
+            with h5py.File(path, "r") as f:
+                quality = json.loads(f.attrs["quality"]) if "quality" in f.attrs else {}
+                tt = quality.get("two-tower", {}).get("test", {})
+                row |= {"metric": str(f.attrs.get("metric", f.attrs.get("distance", ""))), "base": f["train"].shape[0],
+                        "dim": f["train"].shape[1], "queries": f["test"].shape[0],
+                        "synthetic": bool(json.loads(f.attrs["synthetic"])) if "synthetic" in f.attrs else False,
+                        "model test Recall@50": tt.get("recall@50"), "content hash": str(f.attrs.get("content_hash", ""))}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: str = "qps_single") -> Path:
+    df = gather(results_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = all_plots(df, out_dir / "plots")
+    tables_dir = out_dir / "tables"
+    tables_dir.mkdir(exist_ok=True)
+    best = best_at_targets(df, qps=qps)
+    rec = recommend(df, qps=qps)
+    for name, t in (("best-qps-at-recall", best), ("recommendation", rec)):
+        t.to_csv(tables_dir / f"{name}.{qps}.csv", index=False)
+        (tables_dir / f"{name}.{qps}.md").write_text(markdown(t) + "\n")
+    failed = df[df["status"] != "ok"][["workload", "algorithm", "build_params", "reason"]].drop_duplicates()
+    meta = _run_metadata(df["file"].unique().tolist())
+
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ann-bench report</title><style>{_CSS}</style></head><body>",
+             "<h1>ann-bench report</h1>",
+             f"<p>Generated {html.escape(time.strftime('%Y-%m-%d %H:%M'))} by <code>ann-bench report</code> from "
+             f"{df['file'].nunique()} result files ({len(df)} rows). QPS in tables: <b>{html.escape(qps)}</b>; "
+             f"recall targets on Recall@10.</p>",
+             "<h2>Machine</h2>", _table_html(pd.DataFrame([meta.get("machine", {})])),
+             "<h3>Library versions</h3>", _table_html(pd.DataFrame([meta.get("versions", {})])),
+             f"<p>Threads: {html.escape(json.dumps(meta.get('threads', {})))}; settings: "
+             f"{html.escape(json.dumps(meta.get('settings', {})))}; git commit {html.escape(meta.get('git_commit', ''))}</p>",
+             "<h2>Workloads</h2>", _table_html(_workload_rows(workloads_dir, df["workload"].unique())),
+             "<h2>Recommended index per recall target</h2>",
+             "<p>The fastest index reaching each Recall@10 target; exact search is recommended when no index is at "
+             "least 1.5x faster than it (small catalogs).</p>", _table_html(rec) if len(rec) else "<p>No data.</p>"]
+    for workload in sorted(df["workload"].unique()):
+        parts.append(f"<h2 id='{html.escape(workload)}'>{html.escape(workload)}</h2><div class='grid'>")
+        for p in plots:
+            if p.name.startswith(workload + "__"):
+                parts.append(f"<img src='plots/{html.escape(p.name)}' alt='{html.escape(p.stem)}'>")
+        parts.append("</div><h3>Best QPS at each recall target</h3>")
+        w = best[best["workload"] == workload].drop(columns=["workload"]) if len(best) else best
+        parts.append(_table_html(w) if len(w) else "<p>No configuration reached the targets.</p>")
+    parts += ["<h2>Failed runs</h2>", _table_html(failed) if len(failed) else "<p>None.</p>", _IMAGE_CHECK, "</body></html>"]
+    index = out_dir / "index.html"
+    index.write_text("\n".join(parts))
+    return index
+
+
+__all__ = ["build_report", "TARGETS", "markdown"]

@@ -1,0 +1,77 @@
+"""Comparison tables: the best QPS at each recall target, and a recommendation per target.
+
+QPS is single-query QPS at 1 thread by default: an online recommender serves one user per
+request. Every table takes another QPS column (batch, all cores) on request.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..sweep import registry
+
+TARGETS = (0.80, 0.90, 0.95, 0.99)
+# an index that is not this much faster than exact search is not worth its recall loss,
+# tuning and rebuilds: recommend exact search instead
+EXACT_MARGIN = 1.5
+
+
+def is_exact(adapter: str) -> bool:
+    try:
+        return bool(registry.get(adapter).exact)
+    except Exception:  # an adapter from a plugin no longer installed
+        return False
+
+
+def best_at_targets(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_single", targets=TARGETS) -> pd.DataFrame:
+    """Per (workload, algorithm, target): the fastest configuration reaching the target."""
+    ok = df[(df["status"] == "ok") & df[recall].notna() & df[qps].notna()]
+    rows = []
+    for (workload, algorithm), g in ok.groupby(["workload", "algorithm"], sort=True):
+        for t in targets:
+            hit = g[g[recall] >= t]
+            if hit.empty:
+                continue
+            r = hit.loc[hit[qps].idxmax()]
+            rows.append({"workload": workload, "algorithm": algorithm, "target": t, qps: r[qps], recall: r[recall],
+                         "build_params": r["build_params"], "query_params": r["query_params"],
+                         "build_s": r["build_s"], "index_mb": r["index_mb"], "exact": is_exact(r["adapter"])})
+    return pd.DataFrame(rows)
+
+
+def recommend(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_single", targets=TARGETS) -> pd.DataFrame:
+    """Per (workload, target): the fastest approximate index, its speed-up over exact search,
+    and the verdict (exact search when no index is ``EXACT_MARGIN`` times faster)."""
+    best = best_at_targets(df, recall=recall, qps=qps, targets=targets)
+    rows = []
+    for (workload, t), g in best.groupby(["workload", "target"], sort=True):
+        exact = g[g["exact"]]
+        approx = g[~g["exact"]]
+        exact_qps = exact[qps].max() if not exact.empty else np.nan
+        if approx.empty:
+            continue
+        top = approx.loc[approx[qps].idxmax()]
+        speedup = top[qps] / exact_qps  # NaN when the sweep had no exact baseline
+        use_exact = bool(speedup < EXACT_MARGIN)
+        rows.append({
+            "workload": workload, "target": t,
+            "recommendation": "exact search" if use_exact else top["algorithm"],
+            "best_index": top["algorithm"], "params": f"{top['build_params']}; {top['query_params']}",
+            qps: top[qps], recall: top[recall], "exact_qps": exact_qps, "speedup_vs_exact": speedup,
+            "build_s": top["build_s"], "index_mb": top["index_mb"],
+        })
+    return pd.DataFrame(rows)
+
+
+def markdown(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
+    """A GitHub Markdown table (no extra dependency)."""
+    def cell(v):
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else format(v, floatfmt)
+        return str(v).replace("|", "\\|")
+
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)

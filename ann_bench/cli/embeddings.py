@@ -1,0 +1,73 @@
+"""``ann-bench train`` and ``ann-bench models``: the two-tower model and its quality."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import paths
+from ..errors import AnnBenchError
+from .data import add_prep_args, add_source_args, prepared
+
+
+def cmd_train(args) -> None:
+    from ..data import summary_table
+    from ..embeddings.config import TowerConfig
+    from ..embeddings.run import quality_table, train_and_evaluate
+    from ..embeddings.config import TrainConfig
+    from ..threads import set_threads
+
+    set_threads(args.threads)
+    p, path = prepared(args)
+    print(summary_table(p.summary))
+    tower = TowerConfig(dim=args.dim, normalize=not args.no_normalize, title_words=not args.no_title_words,
+                        user_ids=not args.no_user_ids)
+    cfg = TrainConfig(tower=tower, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      temperature=args.temperature[0], logq=not args.no_logq, uniform_negatives=args.uniform_negatives,
+                      patience=args.patience, seed=args.seed)
+    out, report = train_and_evaluate(p, path, cfg, paths.models_dir(), temperatures=tuple(args.temperature),
+                                     baselines=not args.no_baselines, threads=args.threads)
+    print(quality_table([report]))
+    print(f"wrote {out}")
+
+
+def cmd_models_table(args) -> None:
+    from ..embeddings.run import quality_table
+
+    files = sorted(paths.models_dir().glob("*/metrics.json")) if not args.bundles else [Path(b) / "metrics.json" for b in args.bundles]
+    if not files:
+        raise AnnBenchError(f"no trained models under {paths.models_dir()}; run `ann-bench train VARIANT` first.")
+    print(quality_table([json.loads(f.read_text()) for f in files]))
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train", help="train the two-tower model and evaluate it against baselines")
+    add_source_args(t)
+    add_prep_args(t)
+    from ..embeddings.config import TowerConfig
+    from ..embeddings.config import TrainConfig
+
+    td, tw = TrainConfig(), TowerConfig()
+    g = t.add_argument_group("model")
+    g.add_argument("--dim", type=int, default=tw.dim, help="output dimension (default %(default)s)")
+    g.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the tower outputs")
+    g.add_argument("--no-title-words", action="store_true", help="leave title words out of the item tower")
+    g.add_argument("--no-user-ids", action="store_true", help="user tower from history and demographics only")
+    g.add_argument("--temperature", type=float, nargs="+", default=[0.1, 0.15, 0.2, 0.3],
+                   help="softmax temperature(s); with several, the best on validation is kept (default %(default)s)")
+    g.add_argument("--no-logq", action="store_true", help="turn off the logQ popularity correction")
+    g.add_argument("--uniform-negatives", type=int, default=td.uniform_negatives, help="extra uniform negatives per batch")
+    g.add_argument("--epochs", type=int, default=td.max_epochs, help="maximum epochs (early stopping ends sooner)")
+    g.add_argument("--patience", type=int, default=td.patience)
+    g.add_argument("--batch-size", type=int, default=td.batch_size)
+    g.add_argument("--lr", type=float, default=td.lr)
+    g.add_argument("--seed", type=int, default=td.seed)
+    g.add_argument("--threads", type=int, default=1, help="threads for torch, BLAS and ALS (default %(default)s)")
+    g.add_argument("--no-baselines", action="store_true", help="skip the popularity and ALS baselines")
+    t.set_defaults(func=cmd_train)
+
+
+    models = sub.add_parser("models", help="trained models").add_subparsers(dest="models_command", required=True)
+    mt = models.add_parser("table", help="Markdown table of test quality for trained models")
+    mt.add_argument("bundles", nargs="*", help="model folders (default: all under datasets/models)")
+    mt.set_defaults(func=cmd_models_table)

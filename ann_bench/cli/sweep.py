@@ -1,0 +1,59 @@
+"""``ann-bench sweep`` and ``ann-bench results``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import paths
+from ..errors import AnnBenchError
+
+
+def cmd_sweep(args) -> None:
+    from ..sweep import config as sweep_config
+    from ..sweep.runner import sweep
+
+    cfg = sweep_config.load(args.config)
+    build = sweep_config.parse_assignments(args.build) if args.build else None
+    cfg = cfg.narrowed(algorithms=args.algorithms, build=build)
+    names = args.workloads or cfg.workloads
+    if not names:
+        raise AnnBenchError(f"no workloads: list them under 'workloads:' in {args.config} or pass --workloads NAME ...")
+    workloads = [paths.find_workload(n) for n in names]
+    outcomes = sweep(cfg, workloads, paths.results_dir(), force=args.force, retry_failed=args.retry_failed, threads_all=args.threads)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "skipped")}
+    print(f"{counts['ok']} runs done, {counts['failed']} failed, {counts['skipped']} already done; results in {paths.results_dir()}")
+
+
+def cmd_results_table(args) -> None:
+    from ..results.table import gather
+
+    df = gather(paths.results_dir())
+    out = args.output
+    if out is None:
+        with __import__("pandas").option_context("display.max_rows", 500, "display.width", 200):
+            print(df.drop(columns=[c for c in df.columns if c.startswith(("build.", "query.")) or c in ("file", "workload_hash", "git_commit", "cpu", "started", "metric")]).to_string(index=False))
+        return
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        df.to_parquet(out, index=False)
+    else:
+        df.to_csv(out, index=False)
+    print(f"wrote {out} ({len(df)} rows)")
+
+
+def register(sub) -> None:
+    sw = sub.add_parser("sweep", help="run algorithms.yaml over workloads, one isolated process per build")
+    sw.add_argument("--config", type=Path, default=Path("algorithms.yaml"))
+    sw.add_argument("--workloads", nargs="+", help="workload names (default: the file's 'workloads' list)")
+    sw.add_argument("--algorithms", nargs="+", help="only these algorithms from the file")
+    sw.add_argument("--build", help="a single build configuration, e.g. 'M=16,ef_construction=200'")
+    sw.add_argument("--force", action="store_true", help="rerun runs that already have a result file")
+    sw.add_argument("--retry-failed", action="store_true", help="rerun runs that failed before")
+    sw.add_argument("--threads", type=int, help="threads for the all-cores batch mode and builds (default: all available)")
+    sw.set_defaults(func=cmd_sweep)
+
+    res = sub.add_parser("results", help="sweep results").add_subparsers(dest="results_command", required=True)
+    rt = res.add_parser("table", help="one row per (run, query configuration)")
+    rt.add_argument("--output", "-o", help="write CSV (or .parquet, if pyarrow is installed) instead of printing")
+    rt.set_defaults(func=cmd_results_table)

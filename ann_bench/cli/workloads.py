@@ -1,0 +1,76 @@
+"""``ann-bench workloads``: build, import, inspect and list search workloads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import paths
+from ..errors import AnnBenchError
+
+
+def _latest_bundle(variant: str) -> Path:
+    bundles = sorted(paths.models_dir().glob(f"{variant}.*/embeddings.h5"), key=lambda f: f.stat().st_mtime)
+    if not bundles:
+        raise AnnBenchError(f"no trained model for {variant} under {paths.models_dir()}; run `ann-bench train {variant}` first.")
+    return bundles[-1].parent
+
+
+def cmd_workloads_build(args) -> None:
+    from ..threads import set_threads
+    from ..workloads import WorkloadSpec, build
+
+    set_threads(args.threads)
+    bundle = args.bundle or _latest_bundle(args.variant)
+    spec = WorkloadSpec(kinds=tuple(args.kinds), u2i_metrics=tuple(args.u2i_metrics), i2i_metrics=tuple(args.i2i_metrics),
+                        k=args.k, scale=args.scale)
+    for path in build(bundle, spec, paths.workloads_dir()):
+        print(f"wrote {path}")
+
+
+def cmd_workloads_import(args) -> None:
+    from ..threads import set_threads
+    from ..workloads.byo import import_npy
+
+    set_threads(args.threads)
+    print(f"wrote {import_npy(args.base, args.queries, args.metric, args.name, paths.workloads_dir(), k=args.k)}")
+
+
+def cmd_workloads_info(args) -> None:
+    from ..workloads.inspect import info
+
+    print(json.dumps(info(paths.find_workload(args.name)), indent=2, default=str))
+
+
+def cmd_workloads_list(args) -> None:
+    from ..workloads.format import read
+
+    for f in paths.workload_files():
+        w = read(f)
+        print(f"{w.name:40} {w.metric:7} base {w.train.shape[0]:>9} x {w.dimension:<4} queries {len(w.test):>6}  {f}")
+
+
+def register(sub) -> None:
+    wl = sub.add_parser("workloads", help="search workloads: vectors + exact ground truth").add_subparsers(dest="workloads_command", required=True)
+    wb = wl.add_parser("build", help="u2i/i2i workloads from a trained model")
+    wb.add_argument("variant", help="MovieLens variant whose newest trained model to use")
+    wb.add_argument("--bundle", type=Path, help="a specific model folder under datasets/models")
+    wb.add_argument("--kinds", nargs="+", default=["u2i", "i2i"], help="u2i and/or i2i (default %(default)s)")
+    wb.add_argument("--u2i-metrics", nargs="+", default=["ip", "cosine", "l2"])
+    wb.add_argument("--i2i-metrics", nargs="+", default=["cosine"])
+    wb.add_argument("--scale", type=int, help="total base size: add synthetic items drawn from a mixture fitted to the real ones")
+    wb.add_argument("--k", type=int, default=100, help="ground-truth neighbours per query (default %(default)s)")
+    wb.add_argument("--threads", type=int, default=2, help="BLAS threads for the ground truth (default %(default)s)")
+    wb.set_defaults(func=cmd_workloads_build)
+    wi = wl.add_parser("import", help="bring your own embeddings: base/query .npy files")
+    wi.add_argument("name")
+    wi.add_argument("--base", type=Path, required=True)
+    wi.add_argument("--queries", type=Path, required=True)
+    wi.add_argument("--metric", choices=("ip", "cosine", "l2"), required=True)
+    wi.add_argument("--k", type=int, default=100)
+    wi.add_argument("--threads", type=int, default=2)
+    wi.set_defaults(func=cmd_workloads_import)
+    wn = wl.add_parser("info", help="sizes, norms, difficulty and provenance of a workload")
+    wn.add_argument("name", help="workload name (e.g. ml-latest-small.u2i.ip) or path")
+    wn.set_defaults(func=cmd_workloads_info)
+    wl.add_parser("list", help="list workloads").set_defaults(func=cmd_workloads_list)

@@ -1,0 +1,86 @@
+"""Tables, plots, the HTML report and the notebook, on a small real sweep."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ann_bench.analysis.report import build_report
+from ann_bench.analysis.tables import best_at_targets, markdown, recommend
+from ann_bench.results.table import gather
+from ann_bench.sweep import config
+from ann_bench.sweep.runner import sweep
+from ann_bench.workloads import format as wformat
+from ann_bench.workloads.groundtruth import exact_knn
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3_000, 16)).astype(np.float32)
+    q = rng.standard_normal((60, 16)).astype(np.float32)
+    ids, d = exact_knn(q, x, 100, "ip")
+    rel = wformat.Ragged.from_lists([ids[i, 5:8].astype(np.int64) for i in range(len(q))])
+    seen = wformat.Ragged.from_lists([ids[i, :3].astype(np.int64) for i in range(len(q))])
+    path = wformat.write(wformat.Workload("demo.u2i.ip", "ip", x, q, ids, d, relevant=rel, seen=seen),
+                         home / "datasets" / "workloads" / "demo.u2i.ip.hdf5")
+    cfg = config.parse({"settings": {"repeats": 1}, "algorithms": {
+        "faiss-flat": {}, "hnswlib": {"build": {"M": [4, 16]}, "query": {"ef": [10, 100, 400]}},
+        "faiss-ivf": {"build": {"nlist": [32]}, "query": {"nprobe": [1, 4, 32]}}}})
+    sweep(cfg, [path], home / "results", progress=False)
+    return home
+
+
+def test_tables(home):
+    df = gather(home / "results")
+    best = best_at_targets(df)
+    assert set(best["algorithm"]) >= {"faiss-flat", "hnswlib"}
+    flat = best[best["algorithm"] == "faiss-flat"]
+    assert (flat["target"].tolist() == [0.8, 0.9, 0.95, 0.99]) and flat["exact"].all()
+    rec = recommend(df)
+    assert len(rec) and set(rec["recommendation"]) <= {"exact search", "hnswlib", "faiss-ivf"}
+    # the verdict follows the rule: exact search unless an index is 1.5x faster
+    for r in rec.itertuples():
+        assert (r.recommendation == "exact search") == (r.speedup_vs_exact < 1.5)
+    assert markdown(rec).startswith("| workload | target |")
+
+
+def test_report_renders_with_its_plots(home):
+    index = build_report(home / "results", home / "datasets" / "workloads", home / "results" / "report")
+    text = index.read_text()
+    assert "<table" in text and "Recommended index per recall target" in text and "demo.u2i.ip" in text
+    imgs = [line.split("src='")[1].split("'")[0] for line in text.splitlines() if "<img src='" in line]
+    assert imgs and all((index.parent / i).stat().st_size > 1000 for i in imgs)
+    names = {Path(i).name for i in imgs}
+    assert "demo.u2i.ip__qps_single-vs-recall10.png" in names
+    assert "demo.u2i.ip__rec_recall10-vs-recall10.png" in names
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="no Chromium here")
+def test_report_in_headless_chromium(home, tmp_path):
+    index = build_report(home / "results", home / "datasets" / "workloads", home / "results" / "report")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+             "--virtual-time-budget=5000"]
+    dom = subprocess.run(flags + ["--dump-dom", index.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert 'data-broken-images="0"' in dom, "an image failed to load in the browser"
+    assert dom.count("<table") >= 3
+    shot = tmp_path / "report.png"
+    subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1280,2400", index.as_uri()], capture_output=True, timeout=120)
+    assert shot.stat().st_size > 10_000
+
+
+def test_notebook_executes_on_the_results(home):
+    from ann_bench.analysis.notebook import execute
+
+    src = Path(__file__).resolve().parents[1] / "notebooks" / "tradeoffs.ipynb"
+    out = execute(src, home / "results" / "report" / "tradeoffs.ipynb", home=home, timeout=300)
+    nb = json.loads(out.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c.get("outputs") for c in code), "every code cell shows something"
+    assert not any(o.get("output_type") == "error" for c in code for o in c["outputs"])
