@@ -17,7 +17,7 @@ from .tables import TARGETS, best_at_targets, markdown, recommend
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;max-width:30em}th{background:#f3f3f3}
 td:first-child,th:first-child{text-align:left}
 img{max-width:100%;border:1px solid #eee;margin:0.3em 0}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:0.8em}
@@ -37,16 +37,27 @@ window.addEventListener('load', () => {
 
 
 def _table_html(df: pd.DataFrame, floatfmt: str = "{:.3g}") -> str:
+    df = df.copy()
+    for col in ("params", "build_params", "query_params"):
+        if col in df:  # let long parameter lists wrap between parameters
+            df[col] = df[col].astype(str).str.replace(",", ", ")
     return df.to_html(index=False, float_format=lambda v: floatfmt.format(v), na_rep="", border=0, escape=True)
 
 
 def _run_metadata(files: list[str]) -> dict:
-    """Machine, versions, threads and settings of the newest result file."""
-    for path in sorted(files, key=lambda p: Path(p).stat().st_mtime, reverse=True):
+    """Machine, threads and settings of the newest result file; library versions of all of them
+    (each run records its own library), with every distinct git commit."""
+    meta: dict = {"versions": {}, "git_commits": set()}
+    for path in sorted(files, key=lambda p: Path(p).stat().st_mtime):
         with h5py.File(path, "r") as f:
-            return {k: json.loads(f.attrs[k]) for k in ("machine", "versions", "threads", "settings") if k in f.attrs} | {
-                "git_commit": str(f.attrs.get("git_commit", ""))}
-    return {}
+            for key in ("machine", "threads", "settings"):
+                if key in f.attrs:
+                    meta[key] = json.loads(f.attrs[key])
+            if "versions" in f.attrs:
+                meta["versions"] |= json.loads(f.attrs["versions"])
+            meta["git_commits"].add(str(f.attrs.get("git_commit", "")))
+    meta["git_commit"] = ", ".join(sorted(c for c in meta.pop("git_commits") if c))
+    return meta
 
 
 def _workload_rows(workloads_dir: Path, names) -> pd.DataFrame:

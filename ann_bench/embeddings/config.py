@@ -34,7 +34,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     temperature: float = 0.2
     logq: bool = True
-    uniform_negatives: int = 0
+    uniform_negatives: int = 2048  # from the whole catalog: see train._Fitter
     patience: int = 5
     select_k: int = 50
     seed: int = 0

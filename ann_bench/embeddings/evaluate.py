@@ -1,7 +1,8 @@
 """The recommendation-quality protocol, one code path for every model.
 
 For split S (validation or test), each user with at least one positive in S is evaluated.
-The candidates are the catalog items that survived preprocessing (k-core); the items the
+Every movie in the catalog is a candidate (the k-core filter removes interactions, not
+movies: a deployed retriever searches the whole catalog, as the workloads do); the items the
 user already interacted with before S (train for validation; train and validation for
 test) are excluded; every remaining candidate is scored (full ranking, no sampling) and
 the top max(K) are compared with the user's positives in S.
@@ -21,7 +22,7 @@ from .metrics import KS, hits, summarize
 Scorer = Callable[[np.ndarray], np.ndarray]  # user indices -> (len, n_items) scores
 
 PROTOCOL = (
-    "Full ranking over the k-core item catalog; per user, items seen before the evaluated "
+    "Full ranking over the whole movie catalog; per user, items seen before the evaluated "
     "split are excluded (train for validation, train+validation for test); Recall@K = hits in "
     "top K / min(K, #relevant); NDCG@K with binary gains; averaged over every user with a "
     "positive in the split."
@@ -39,18 +40,23 @@ def evaluate(p: Prepared, scorer: Scorer, split: int, ks: tuple[int, ...] = KS, 
     """Mean Recall@K and NDCG@K of ``scorer`` on ``split`` under :data:`PROTOCOL`."""
     users, relevant = relevant_lists(p, split)
     seen = history_matrix(p, split)
-    not_candidate = ~p.items["in_core"].to_numpy()
     kmax = max(ks)
-    all_hits = []
+    # movies nobody interacted with before the split: a model that ranks them high for
+    # everyone is broken for whole-catalog retrieval (see cold_share@10)
+    cold = np.asarray(seen.sum(axis=0)).ravel() == 0
+    all_hits, cold_slots = [], []
     for start in range(0, len(users), batch):
         chunk = users[start : start + batch]
         scores = np.array(scorer(chunk), dtype=np.float32, copy=True)
-        scores[:, not_candidate] = -np.inf
         rows = seen[chunk]
         scores[np.repeat(np.arange(len(chunk)), np.diff(rows.indptr)), rows.indices] = -np.inf
-        all_hits.append(hits(top_k(scores, kmax), relevant[start : start + batch]))
+        top = top_k(scores, kmax)
+        all_hits.append(hits(top, relevant[start : start + batch]))
+        cold_slots.append(cold[top[:, :10]].mean(axis=1))
     n_rel = np.array([len(r) for r in relevant])
-    return summarize(np.concatenate(all_hits), n_rel, ks)
+    out = summarize(np.concatenate(all_hits), n_rel, ks)
+    out["cold_share@10"] = float(np.concatenate(cold_slots).mean())
+    return out
 
 
 def dot_scorer(user_vecs: np.ndarray, item_vecs: np.ndarray) -> Scorer:

@@ -46,10 +46,12 @@ class _Fitter:
         self.users = torch.from_numpy(df["user_idx"].to_numpy().copy())
         self.items = torch.from_numpy(df["item_idx"].to_numpy().copy())
         self.batch = min(cfg.batch_size, len(df))
+        self.n_items = p.n_items
         counts = np.bincount(df["item_idx"].to_numpy(), minlength=p.n_items).astype(np.float64)
         self.log_expected = torch.from_numpy(np.log(np.maximum(self.batch * counts / counts.sum(), 1e-12))).float()
-        self.core = np.flatnonzero(p.items["in_core"].to_numpy())
-        self.neg_log_expected = float(np.log(cfg.uniform_negatives / len(self.core))) if cfg.uniform_negatives else 0.0
+        # uniform negatives come from the whole catalog: the only way movies without training
+        # interactions are ever scored as negatives, so they do not crowd every user's top-k
+        self.neg_log_expected = float(np.log(cfg.uniform_negatives / p.n_items)) if cfg.uniform_negatives else 0.0
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def epoch(self) -> float:
@@ -61,7 +63,7 @@ class _Fitter:
         for s in range(0, len(order) - self.batch + 1, self.batch):
             idx = order[s : s + self.batch]
             u, i = self.users[idx], self.items[idx]
-            neg = torch.from_numpy(self.rng.choice(self.core, cfg.uniform_negatives)) if cfg.uniform_negatives else None
+            neg = torch.from_numpy(self.rng.integers(0, self.n_items, cfg.uniform_negatives)) if cfg.uniform_negatives else None
             loss = sampled_softmax_loss(
                 model.user(u, self.hist, exclude=i),
                 model.item(i),

@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from .params import suggest
 
 _REGISTRY: dict[str, type] = {}
-_loaded = False
+_imported: set[str] = set()
 
 
 def register(cls):
@@ -28,16 +28,16 @@ def register(cls):
 
 
 def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    importlib.import_module("ann_bench.sweep.adapters")
-    for mod in filter(None, (m.strip() for m in os.environ.get("ANN_BENCH_PLUGINS", "").split(","))):
+    """Import the built-in adapters and any plugin modules not imported yet."""
+    wanted = ["ann_bench.sweep.adapters", *filter(None, (m.strip() for m in os.environ.get("ANN_BENCH_PLUGINS", "").split(",")))]
+    for mod in wanted:
+        if mod in _imported:
+            continue
         try:
             importlib.import_module(mod)
         except ImportError as exc:
             raise ConfigError(f"ANN_BENCH_PLUGINS names '{mod}', which cannot be imported ({exc}).") from None
+        _imported.add(mod)
 
 
 def get(name: str) -> type:
