@@ -30,6 +30,8 @@ def test_prepare_and_train_from_a_local_folder(tmp_path, monkeypatch, capsys):
     assert "train" in out and "test" in out and "wrote" in out
     args = ["train", "ml-100k", "--source", str(folder), "--epochs", "2", "--dim", "8", "--temperature", "0.1", "0.3", "--no-baselines"]
     assert main(args) == 0
+    assert main(args) == 0  # the same configuration again: nothing is retrained
+    assert "already trained" in capsys.readouterr().out
     bundles = list((tmp_path / "datasets" / "models").glob("ml-100k.*"))
     assert len(bundles) == 1
     report = json.loads((bundles[0] / "metrics.json").read_text())

@@ -81,6 +81,18 @@ def test_failures_are_recorded_and_the_sweep_goes_on(workload, tmp_path):
     assert sorted(o.status for o in retried) == ["failed", "skipped"]
 
 
+def test_a_rebuilt_workload_is_measured_again(workload, tmp_path):
+    c = cfg({"faiss-flat": {}})
+    results = tmp_path / "results"
+    assert [o.status for o in sweep(c, [workload], results, progress=False)] == ["ok"]
+    assert [o.status for o in sweep(c, [workload], results, progress=False)] == ["skipped"]
+    w = wformat.read(workload)
+    w.train = w.train * 2  # new embeddings under the same name
+    w.neighbors, w.distances = exact_knn(w.test, w.train, 100, "ip")
+    wformat.write(w, workload)
+    assert [o.status for o in sweep(c, [workload], results, progress=False)] == ["ok"]
+
+
 def test_sigkill_mid_sweep_then_resume_leaves_only_valid_files(workload, tmp_path):
     cfg_file = tmp_path / "algorithms.yaml"
     cfg_file.write_text(

@@ -31,7 +31,7 @@ def add_prep_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--test-frac", type=float, default=d.test_frac)
     g.add_argument("--val-start", help="--split time: first validation date (YYYY-MM-DD; default the 80%% time quantile)")
     g.add_argument("--test-start", help="--split time: first test date (default the 90%% time quantile)")
-    g.add_argument("--force", action="store_true", help="rebuild even if a prepared split with this config exists")
+    g.add_argument("--force", action="store_true", help="redo the work even if its output exists (the prepared split; with train, the model too)")
 
 
 def prepared(args):

@@ -13,7 +13,7 @@ from .data import add_prep_args, add_source_args, prepared
 def cmd_train(args) -> None:
     from ..data import summary_table
     from ..embeddings.config import TowerConfig
-    from ..embeddings.run import quality_table, train_and_evaluate
+    from ..embeddings.run import bundle_name, quality_table, train_and_evaluate
     from ..embeddings.config import TrainConfig
     from ..threads import set_threads
 
@@ -25,6 +25,14 @@ def cmd_train(args) -> None:
     cfg = TrainConfig(tower=tower, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       temperature=args.temperature[0], logq=not args.no_logq, uniform_negatives=args.uniform_negatives,
                       patience=args.patience, seed=args.seed)
+    bundle = paths.models_dir() / bundle_name(p, cfg, tuple(args.temperature))
+    done = bundle / "metrics.json"
+    if done.exists() and not args.force:
+        report = json.loads(done.read_text())
+        if args.no_baselines or "als" in report["models"]:
+            print(quality_table([report]))
+            print(f"already trained: {bundle} (--force retrains)")
+            return
     out, report = train_and_evaluate(p, path, cfg, paths.models_dir(), temperatures=tuple(args.temperature),
                                      baselines=not args.no_baselines, threads=args.threads)
     print(quality_table([report]))

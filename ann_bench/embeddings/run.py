@@ -98,11 +98,12 @@ def quality_table(reports: list[dict], ks: tuple[int, ...] = (10, 50)) -> str:
     """Markdown: one row per (dataset, model) with test Recall/NDCG and training time
     (including the hyperparameter search on validation, and the refit)."""
     cols = [f"Recall@{k}" for k in ks] + [f"NDCG@{k}" for k in ks]
-    lines = ["| dataset | model | " + " | ".join(cols) + " | train time (s) |", "|" + "---|" * (len(cols) + 3)]
+    lines = ["| dataset | model | " + " | ".join(cols) + " | cold share@10 | train time (s) |", "|" + "---|" * (len(cols) + 4)]
     order = {"two-tower": 0, "als": 1, "popularity": 2}
     for r in reports:
         for model, m in sorted(r["models"].items(), key=lambda kv: order.get(kv[0], 9)):
             t = m["test"]
             vals = [t[f"recall@{k}"] for k in ks] + [t[f"ndcg@{k}"] for k in ks]
-            lines.append(f"| {r['dataset']} | {model} | " + " | ".join(f"{v:.4f}" for v in vals) + f" | {m['train_seconds']:.1f} |")
+            cold = t.get("cold_share@10", float("nan"))
+            lines.append(f"| {r['dataset']} | {model} | " + " | ".join(f"{v:.4f}" for v in vals) + f" | {cold:.3f} | {m['train_seconds']:.1f} |")
     return "\n".join(lines)

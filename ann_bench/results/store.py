@@ -34,10 +34,13 @@ def result_path(root: Path, workload: str, algorithm: str, build: dict) -> Path:
     return Path(root) / workload / algorithm / f"{_slug(build)}.hdf5"
 
 
-def run_status(path: Path) -> str | None:
-    """'ok' or 'failed' for a complete result file; None if missing or unreadable (rerun it)."""
+def run_status(path: Path, workload_hash: str | None = None) -> str | None:
+    """'ok' or 'failed' for a complete result file; None if missing, unreadable, or measured
+    on different workload content (a rebuilt workload): rerun it."""
     try:
         with h5py.File(path, "r") as f:
+            if workload_hash is not None and str(f.attrs["workload_hash"]) != workload_hash:
+                return None
             return str(f.attrs["status"])
     except (OSError, KeyError):
         return None

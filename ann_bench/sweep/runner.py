@@ -132,9 +132,10 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
     outcomes = []
     n_query = sum(len(alg.query) for *_, alg, _ in runs)
     bar = tqdm(total=n_query, desc="sweep", unit="query config", disable=not progress)
+    hashes = {w: wformat.attr(w, "content_hash") or wformat.read(w).content_hash() for w in workloads}
     for wpath, wname, metric, alg, build in runs:
         out = result_path(results_dir, wname, alg.name, build)
-        status = run_status(out)
+        status = run_status(out, hashes[wpath])
         if status is not None and not force and (status == "ok" or not retry_failed):
             bar.update(len(alg.query))
             outcomes.append(RunOutcome(out, "skipped", f"{alg.name} {build}: already done ({status})"))

@@ -136,7 +136,7 @@ def validate(w: Workload, path: Path | str = "workload") -> None:
             bad(f"'{key}' has {len(r)} rows, expected one per query ({len(w.test)}).")
 
 
-def read(path: Path, *, vectors: bool = True) -> Workload:
+def read(path: Path) -> Workload:
     """Read a workload or a plain ann-benchmarks dataset; clear errors for broken files."""
     path = Path(path)
     with open_h5(path, "workload") as f:
@@ -148,7 +148,7 @@ def read(path: Path, *, vectors: bool = True) -> Workload:
             w = Workload(
                 name=str(f.attrs.get("name", path.stem)),
                 metric=metric,
-                train=f["train"][()] if vectors else np.empty((f["train"].shape[0], f["train"].shape[1]), np.float32),
+                train=f["train"][()],
                 test=f["test"][()],
                 neighbors=f["neighbors"][()].astype(np.int32),
                 distances=f["distances"][()].astype(np.float32),
