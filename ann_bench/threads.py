@@ -2,7 +2,7 @@
 
 Several libraries (BLAS, torch, faiss) default to all cores, which silently turns a
 "single-thread" measurement into a multi-thread one. Call :func:`set_threads` before any
-timed work and record :func:`thread_report` with the results.
+timed work; the sweep records the counts it used with every result.
 """
 
 from __future__ import annotations
@@ -46,19 +46,3 @@ def set_threads(n: int) -> dict[str, int]:
     except ImportError:
         pass
     return applied
-
-
-def thread_report() -> dict[str, object]:
-    """What each thread pool is actually set to now (for the run's metadata)."""
-    from threadpoolctl import threadpool_info
-
-    report: dict[str, object] = {
-        "cores_available": available_cores(),
-        "pools": [
-            {"api": p.get("user_api"), "lib": p.get("internal_api"), "threads": p.get("num_threads")}
-            for p in threadpool_info()
-        ],
-    }
-    if "torch" in sys.modules:
-        report["torch"] = sys.modules["torch"].get_num_threads()
-    return report

@@ -8,7 +8,6 @@ complete. Archives are read in place (no extraction).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import sys
@@ -17,7 +16,6 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from tqdm.auto import tqdm
 
@@ -70,9 +68,6 @@ class Source:
         if not path.is_file():
             raise DataError(f"{path} is missing from the {self.variant.name} folder {self.path}.")
         return path.read_bytes()
-
-    def open(self, name: str) -> IO[bytes]:
-        return io.BytesIO(self.read_bytes(name))
 
 
 def file_digest(path: Path, algo: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..params import Param
 from ..registry import register
-from .base import NATIVE, Adapter, pad
+from .base import ALL_NATIVE, Adapter, pad
 
 _METRICS = {"ip": "dot", "cosine": "angular", "l2": "euclidean"}
 
@@ -15,7 +15,7 @@ class Annoy(Adapter):
     name = "annoy"
     module = "annoy"
     distribution = "annoy"
-    metrics = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
+    metrics = ALL_NATIVE
     build_params = {
         "n_trees": Param(int, 100, min=1, help="trees in the forest"),
         "seed": Param(int, 42, help="random seed"),

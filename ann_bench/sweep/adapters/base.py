@@ -21,6 +21,7 @@ from ..params import Param, check_params
 
 NATIVE = "native"
 NORMALIZE_IP = "normalize+ip"
+ALL_NATIVE = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
 
 
 def normalize(x: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..params import Param
 from ..registry import register
-from .base import NATIVE, Adapter
+from .base import ALL_NATIVE, Adapter
 
 
 @register
@@ -12,7 +12,7 @@ class Hnswlib(Adapter):
     name = "hnswlib"
     module = "hnswlib"
     distribution = "hnswlib"
-    metrics = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
+    metrics = ALL_NATIVE
     build_params = {
         "M": Param(int, 16, min=2, max=512, help="graph degree"),
         "ef_construction": Param(int, 200, min=1, help="candidate list size while building"),

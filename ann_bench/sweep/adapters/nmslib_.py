@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..params import Param
 from ..registry import register
-from .base import NATIVE, Adapter, pad
+from .base import ALL_NATIVE, Adapter, pad
 
 _SPACES = {"ip": "negdotprod", "cosine": "cosinesimil", "l2": "l2"}
 
@@ -16,7 +16,7 @@ class NmslibHNSW(Adapter):
     name = "nmslib-hnsw"
     module = "nmslib"
     distribution = "nmslib-metabrainz"
-    metrics = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
+    metrics = ALL_NATIVE
     build_params = {
         "M": Param(int, 16, min=2, max=512, help="graph degree"),
         "ef_construction": Param(int, 200, min=1, help="efConstruction"),

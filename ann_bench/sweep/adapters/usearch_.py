@@ -6,7 +6,7 @@ import numpy as np
 
 from ..params import Param
 from ..registry import register
-from .base import NATIVE, Adapter
+from .base import ALL_NATIVE, Adapter
 
 _METRICS = {"ip": "ip", "cosine": "cos", "l2": "l2sq"}
 
@@ -16,7 +16,7 @@ class USearch(Adapter):
     name = "usearch"
     module = "usearch"
     distribution = "usearch"
-    metrics = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
+    metrics = ALL_NATIVE
     build_params = {
         "M": Param(int, 16, min=2, max=512, help="connectivity"),
         "ef_construction": Param(int, 128, min=1, help="expansion_add"),

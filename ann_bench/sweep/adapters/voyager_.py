@@ -6,7 +6,7 @@ import numpy as np
 
 from ..params import Param
 from ..registry import register
-from .base import NATIVE, Adapter
+from .base import ALL_NATIVE, Adapter
 
 
 @register
@@ -14,7 +14,7 @@ class Voyager(Adapter):
     name = "voyager"
     module = "voyager"
     distribution = "voyager"
-    metrics = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
+    metrics = ALL_NATIVE
     build_params = {
         "M": Param(int, 12, min=2, max=512, help="graph degree"),
         "ef_construction": Param(int, 200, min=1),
