@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..results.table import gather
 from .plots import all_plots
-from .tables import TARGETS, best_at_targets, markdown, recommend
+from .tables import best_at_targets, markdown, recommend
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -117,5 +117,3 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
     index.write_text("\n".join(parts))
     return index
 
-
-__all__ = ["build_report", "TARGETS", "markdown"]

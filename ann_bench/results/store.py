@@ -83,7 +83,7 @@ def query_metrics(w: wformat.Workload, path: str, raw: dict, epsilon: float, k: 
 
 
 def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Path, wname: str, *,
-                 started: float, reason: str | None, exit_code: int | None) -> str:
+                 workload_hash: str, started: float, reason: str | None, exit_code: int | None) -> str:
     """Assemble the worker's measurements into ``out``; return a one-line summary."""
     w = _workload(str(wpath))
     meta = json.loads((job_dir / "meta.json").read_text()) if (job_dir / "meta.json").exists() else {}
@@ -98,7 +98,7 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
         f.attrs["stderr_tail"] = stderr if reason else ""
         f.attrs["exit_code"] = -999 if exit_code is None else exit_code
         f.attrs["workload"] = wname
-        f.attrs["workload_hash"] = wformat.attr(wpath, "content_hash") or w.content_hash()
+        f.attrs["workload_hash"] = workload_hash
         f.attrs["algorithm"] = job["label"]
         f.attrs["adapter"] = job["algorithm"]
         f.attrs["metric"] = job["metric"]

@@ -132,7 +132,8 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
     outcomes = []
     n_query = sum(len(alg.query) for *_, alg, _ in runs)
     bar = tqdm(total=n_query, desc="sweep", unit="query config", disable=not progress)
-    hashes = {w: wformat.attr(w, "content_hash") or wformat.read(w).content_hash() for w in workloads}
+    # computed once per workload (a foreign ann-benchmarks file has no stored hash)
+    hashes = {w: str(wformat.attr(w, "content_hash") or wformat.read(w).content_hash()) for w in workloads}
     for wpath, wname, metric, alg, build in runs:
         out = result_path(results_dir, wname, alg.name, build)
         status = run_status(out, hashes[wpath])
@@ -151,7 +152,8 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
             (job_dir / "job.json").write_text(json.dumps(job))
             started = time.time()
             code, reason = supervise(job_dir, cfg.settings)
-            summary = write_result(out, job_dir, job, cfg.settings, wpath, wname, started=started, reason=reason, exit_code=code)
+            summary = write_result(out, job_dir, job, cfg.settings, wpath, wname, workload_hash=hashes[wpath],
+                                   started=started, reason=reason, exit_code=code)
             outcomes.append(RunOutcome(out, "failed" if reason else "ok", summary))
             tqdm.write(summary) if progress else None
         finally:
