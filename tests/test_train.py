@@ -34,10 +34,36 @@ def test_loss_masks_duplicate_positives_and_applies_logq():
     assert loss.item() == pytest.approx(expected, rel=1e-6)
     # logQ: subtracting log expected counts changes the loss exactly as computed by hand
     log_q = torch.log(torch.tensor([2.0, 1.0, 2.0]))
-    corrected = sampled_softmax_loss(users, items, ids, temperature=1.0, log_expected=log_q)
+    corrected = sampled_softmax_loss(users, items, ids, temperature=1.0, log_q=log_q)
     r0 = -(1 - math.log(2)) + math.log(math.exp(1 - math.log(2)) + math.exp(0))
     r1 = -1 + math.log(math.exp(-math.log(2)) + math.e + math.exp(-math.log(2)))
     assert corrected.item() == pytest.approx((2 * r0 + r1) / 3, rel=1e-6)
+
+
+def test_loss_corrects_extra_negatives_and_masks_the_positive_among_them():
+    users, items, ids = torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]]), torch.tensor([7])
+    negatives, negative_ids = torch.tensor([[0.0, 1.0], [1.0, 0.0]]), torch.tensor([8, 7])
+    loss = sampled_softmax_loss(
+        users, items, ids, temperature=0.5,
+        log_q=torch.log(torch.tensor([2.0])),
+        negatives=negatives, negative_ids=negative_ids,
+        negative_log_q=torch.log(torch.tensor([4.0, 2.0])),
+    )
+    # logits: positive 1/0.5 - log 2; item 8: 0 - log 4; item 7 again among the negatives: masked
+    pos, other = 2 - math.log(2), -math.log(4)
+    assert loss.item() == pytest.approx(-pos + math.log(math.exp(pos) + math.exp(other)), rel=1e-6)
+
+
+def test_logq_counts_both_proposals(prepared):
+    from ann_bench.data import TRAIN
+    from ann_bench.embeddings.train import _Fitter
+
+    cfg = TrainConfig(tower=TowerConfig(dim=8, hidden=32), batch_size=64, uniform_negatives=30)
+    fit = _Fitter(prepared, cfg, (TRAIN,))
+    train_items = prepared.interactions.loc[prepared.interactions["split"] == TRAIN, "item_idx"]
+    counts = np.bincount(train_items, minlength=prepared.n_items)
+    expected = 64 * counts / counts.sum() + 30 / prepared.n_items
+    np.testing.assert_allclose(fit.log_q.numpy(), np.log(expected), rtol=1e-5)
 
 
 def test_training_loss_decreases_and_beats_popularity(prepared):

@@ -35,7 +35,7 @@ class TrainConfig:
     temperature: float = 0.2
     logq: bool = True
     uniform_negatives: int = 2048  # from the whole catalog: see train._Fitter
-    patience: int = 5
+    patience: int = 10
     select_k: int = 50
     seed: int = 0
     refit: bool = True

@@ -33,8 +33,13 @@ def train_two_tower(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ..
     return final, grid, seconds
 
 
+# Bump when a code change alters the model trained from the same settings, so that an
+# existing bundle from older code is not taken for the new one.
+TRAINING_VERSION = 2
+
+
 def bundle_name(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ...]) -> str:
-    key = asdict(cfg) | {"temperatures": list(temperatures)}
+    key = asdict(cfg) | {"temperatures": list(temperatures), "training_version": TRAINING_VERSION}
     tag = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
     return f"{p.name}.{p.config.split}-{p.config.tag()}.tt-{tag}"
 
@@ -86,6 +91,7 @@ def train_and_evaluate(
         "dataset": p.name,
         "preprocessing": p.summary,
         "protocol": PROTOCOL,
+        "training_version": TRAINING_VERSION,
         "threads": threads,
         "history": trained.history,
         "models": models,

@@ -47,11 +47,12 @@ class _Fitter:
         self.items = torch.from_numpy(df["item_idx"].to_numpy().copy())
         self.batch = min(cfg.batch_size, len(df))
         self.n_items = p.n_items
+        # logQ: an item's expected count among a batch's candidates, from both proposals (in-batch
+        # positives, and uniform negatives over the whole catalog: the only way movies without
+        # training interactions are ever scored as negatives, so they do not crowd every top-k)
         counts = np.bincount(df["item_idx"].to_numpy(), minlength=p.n_items).astype(np.float64)
-        self.log_expected = torch.from_numpy(np.log(np.maximum(self.batch * counts / counts.sum(), 1e-12))).float()
-        # uniform negatives come from the whole catalog: the only way movies without training
-        # interactions are ever scored as negatives, so they do not crowd every user's top-k
-        self.neg_log_expected = float(np.log(cfg.uniform_negatives / p.n_items)) if cfg.uniform_negatives else 0.0
+        expected = self.batch * counts / counts.sum() + cfg.uniform_negatives / p.n_items
+        self.log_q = torch.from_numpy(np.log(np.maximum(expected, 1e-12))).float()
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def epoch(self) -> float:
@@ -69,10 +70,10 @@ class _Fitter:
                 model.item(i),
                 i,
                 temperature=cfg.temperature,
-                log_expected=self.log_expected[i] if cfg.logq else None,
+                log_q=self.log_q[i] if cfg.logq else None,
                 negatives=model.item(neg) if neg is not None else None,
                 negative_ids=neg,
-                negative_log_expected=self.neg_log_expected,
+                negative_log_q=self.log_q[neg] if cfg.logq and neg is not None else None,
             )
             self.opt.zero_grad()
             loss.backward()
