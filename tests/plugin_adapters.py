@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from ann_bench.sweep.adapters.base import NATIVE, Adapter, pad
+from ann_bench.sweep.adapters.bruteforce import NumpyBruteForce
 from ann_bench.sweep.params import Param
 from ann_bench.sweep.registry import register
 
@@ -59,3 +60,13 @@ class MemoryHog(_Plain):
     def _fit(self, x):
         self.block = np.ones(self.params["mb"] * 2**20, dtype=np.uint8)  # touched, so resident
         time.sleep(30)
+
+
+@register
+class LeakyFilter(NumpyBruteForce):
+    """Exact search whose filter lets excluded ids through: filtered recall must show it."""
+
+    name = "test-leaky-filter"
+
+    def search_one_filtered(self, v, k, exclude):
+        return self.search_one(v, k)

@@ -57,6 +57,13 @@ def test_adapter_conformance(name, metric, data):
     if cls.threaded_batch:
         multi = index.search_batch(pq, K, threads=2)
         assert recall(multi, truth) >= 0.95
+    # filtered search: each query excludes its 5 true nearest and 20 random ids
+    rng = np.random.default_rng(1)
+    exclude = [np.unique(np.concatenate([t[:5], rng.choice(N, 20, replace=False)])).astype(np.int64) for t in truth]
+    f_truth, _ = exact_knn(q, x, K, metric, exclude=exclude)
+    filtered = [np.asarray(index.search_one_filtered(v, K, ex), dtype=np.int64) for v, ex in zip(singles, exclude)]
+    assert all(len(row) <= K and not np.isin(row, ex).any() for row, ex in zip(filtered, exclude)), "excluded id returned"
+    assert recall(filtered, f_truth) >= 0.95, f"filtered recall@{K} {recall(filtered, f_truth):.3f} < 0.95"
     if cls.deterministic:
         again = cls(metric, DIM, threads=1, **build)
         again.fit(x)

@@ -38,10 +38,11 @@ def test_matches_argsort_on_random_data(metric):
 
 @pytest.mark.parametrize("metric", ["ip", "cosine", "l2"])
 def test_ties_are_ordered_by_id(metric):
-    # integer-valued vectors with many exact duplicates: many exact distance ties
+    # many exact duplicates, so many exact distance ties; every vector's norm is a power of two
+    # (one-hot x 1 or 2, or all +-1), so normalising and every dot product are exact in float32
+    # and the ties stay ties whatever order the BLAS kernel sums in
     rng = np.random.default_rng(1)
-    protos = rng.integers(-2, 3, (6, 4)).astype(np.float32)
-    protos[protos.sum(axis=1) == 0] += 1
+    protos = np.array([[1, 0, 0, 0], [0, -2, 0, 0], [0, 0, 2, 0], [1, 1, -1, 1], [-1, 1, 1, 1], [1, -1, -1, -1]], dtype=np.float32)
     x = protos[rng.integers(0, 6, 300)]
     q = protos[rng.integers(0, 6, 25)] + 0.0
     ids, _ = exact_knn(q, x, 30, metric, block=4)
@@ -57,6 +58,21 @@ def test_excluding_the_query_item():
     assert not (ids == own[:, None]).any()
     ref, _ = brute_force(x[own], x, 5, "cosine", exclude=own)
     np.testing.assert_array_equal(ids, ref)
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+def test_excluding_a_list_of_ids_per_query(metric):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((300, 8)).astype(np.float32)
+    q = rng.standard_normal((30, 8)).astype(np.float32)
+    seen = [rng.choice(300, rng.integers(0, 40), replace=False) for _ in range(30)]
+    ids, dists = exact_knn(q, x, 10, metric, exclude=seen, block=4)
+    for i, s in enumerate(seen):
+        assert not np.isin(ids[i], s).any()
+    d = brute_force(q, x, 300, metric)
+    for i, s in enumerate(seen):  # the reference: the full ranking with the seen ids removed
+        row = d[0][i][~np.isin(d[0][i], s)][:10]
+        np.testing.assert_array_equal(ids[i], row)
 
 
 def test_bad_inputs_are_named():

@@ -36,7 +36,8 @@ def workload(tmp_path):
     ids, d = exact_knn(q, x, 100, "ip")
     rel = wformat.Ragged.from_lists([ids[i, 3:6].astype(np.int64) for i in range(40)])
     seen = wformat.Ragged.from_lists([ids[i, :2].astype(np.int64) for i in range(40)])
-    w = wformat.Workload("tiny.u2i.ip", "ip", x, q, ids, d, relevant=rel, seen=seen)
+    f_ids, f_d = exact_knn(q, x, 100, "ip", exclude=[seen[i] for i in range(40)])
+    w = wformat.Workload("tiny.u2i.ip", "ip", x, q, ids, d, relevant=rel, seen=seen, filtered_neighbors=f_ids, filtered_distances=f_d)
     return wformat.write(w, tmp_path / "tiny.u2i.ip.hdf5")
 
 
@@ -79,6 +80,19 @@ def test_failures_are_recorded_and_the_sweep_goes_on(workload, tmp_path):
     assert {o.status for o in again} == {"skipped"}
     retried = sweep(cfg({"test-abort": {}, "faiss-flat": {}}), [workload], results, retry_failed=True, progress=False)
     assert sorted(o.status for o in retried) == ["failed", "skipped"]
+
+
+def test_filtered_search_is_measured_and_a_leaking_filter_is_caught(workload, tmp_path):
+    c = cfg({"faiss-flat": {}, "test-leaky-filter": {}, "annoy": {"build": {"n_trees": [10]}, "query": {"search_k": [-1]}}})
+    sweep(c, [workload], tmp_path / "results", progress=False)
+    df = gather(tmp_path / "results").set_index("algorithm")
+    assert df.loc["faiss-flat", "filtered_recall@10"] == pytest.approx(1.0)
+    assert df.loc["faiss-flat", "filter_method"] == "native" and df.loc["annoy", "filter_method"] == "overfetch"
+    # each user's 2 seen items are its 2 nearest: a filter that lets them through loses 2 of 10
+    assert df.loc["test-leaky-filter", "filtered_recall@10"] == pytest.approx(0.8)
+    assert df.loc["test-leaky-filter", "recall@10"] == pytest.approx(1.0)
+    assert df.loc["faiss-flat", "rec_recall_filtered@10"] == pytest.approx(df.loc["faiss-flat", "rec_recall_filtered@10_exact"])
+    assert (df["qps_filtered"] > 0).all() and df["filtered_latency_p99_ms"].notna().all()
 
 
 def test_a_rebuilt_workload_is_measured_again(workload, tmp_path):

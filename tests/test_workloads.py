@@ -42,6 +42,10 @@ def test_builds_u2i_and_i2i_with_exact_ground_truth(bundle, tmp_path):
     assert set(ip.relevant[row]) == set(inter[inter.split == TEST].item_idx)
     assert set(ip.seen[row]) == set(inter[inter.split.isin((TRAIN, VAL))].item_idx)
     assert ip.attrs["synthetic"] is False and "two-tower" in ip.attrs["quality"]
+    # filtered ground truth: the exact top 100 among the movies each user has not seen
+    f_ids, _ = exact_knn(ip.test, ip.train, 100, "ip", exclude=[ip.seen[i] for i in range(len(ip.test))])
+    np.testing.assert_array_equal(ip.filtered_neighbors, f_ids)
+    assert not np.isin(ip.filtered_neighbors[row], ip.seen[row]).any()
     i2i = wformat.read(tmp_path / "ml-test.i2i.cosine.hdf5")
     own = np.searchsorted(i2i.item_ids, i2i.query_ids)
     assert not (i2i.neighbors == own[:, None]).any(), "an item is its own neighbour"
@@ -56,6 +60,7 @@ def test_round_trip_and_content_hash(bundle, tmp_path):
     for key in ("train", "test", "neighbors", "distances", "item_ids", "query_ids"):
         np.testing.assert_array_equal(getattr(w, key), getattr(w2, key))
     np.testing.assert_array_equal(w.relevant.ids, w2.relevant.ids)
+    np.testing.assert_array_equal(w.filtered_neighbors, w2.filtered_neighbors)
     assert w.content_hash() == w2.content_hash() == wformat.attr(path, "content_hash")
     with h5py.File(path) as f:  # ann-benchmarks attributes are present
         assert f.attrs["distance"] == "euclidean" and f.attrs["point_type"] == "float" and f.attrs["dimension"] == 8

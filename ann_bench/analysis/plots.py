@@ -45,8 +45,11 @@ def _save(fig, out_dir: Path, stem: str) -> list[Path]:
 
 def tradeoff_plot(df: pd.DataFrame, workload: str, x: str, y: str, style: dict, out_dir: Path, *,
                   ylabel: str, log_y: bool = True, minimize_y: bool = False, reference: float | None = None,
-                  reference_label: str = "") -> list[Path]:
-    """One workload: ``y`` against ``x`` per algorithm, frontier lines over faint points."""
+                  reference_label: str = "", label_column: str | None = None) -> list[Path]:
+    """One workload: ``y`` against ``x`` per algorithm, frontier lines over faint points.
+
+    ``label_column``: a per-algorithm column whose value is added to the legend label.
+    """
     d = df[(df["workload"] == workload) & (df["status"] == "ok")].dropna(subset=[x, y])
     if d.empty:
         return []
@@ -55,19 +58,24 @@ def tradeoff_plot(df: pd.DataFrame, workload: str, x: str, y: str, style: dict, 
         s = style[alg]
         ax.scatter(g[x], g[y], color=s["color"], marker=s["marker"], alpha=0.25, s=18, linewidths=0)
         f = frontier(g, x, y, minimize_y=minimize_y)
-        ax.plot(f[x], f[y], color=s["color"], marker=s["marker"], markersize=5, linewidth=1.6, label=alg)
+        label = f"{alg} ({g[label_column].iloc[0]})" if label_column and label_column in g else alg
+        ax.plot(f[x], f[y], color=s["color"], marker=s["marker"], markersize=5, linewidth=1.6, label=label)
     overall = frontier(d, x, y, minimize_y=minimize_y)
     ax.plot(overall[x], overall[y], color="black", linestyle=":", linewidth=1, label="frontier (all)")
     if reference is not None and np.isfinite(reference):
         ax.axhline(reference, color="grey", linestyle="--", linewidth=1, label=reference_label)
     if log_y:
         ax.set_yscale("log")
-    ax.set_xlabel(x.replace("recall@", "Recall@") + " (ANN vs exact neighbours)" if x.startswith("recall@") else x)
+    ax.set_xlabel(_XLABELS.get(x.split("@")[0], "{}").format(x.replace("recall@", "Recall@").replace("_", " ")))
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(f"{workload}\n{_machine(d)}", fontsize=10)
     ax.legend(fontsize=8, loc="best", ncol=2, framealpha=0.85)
     return _save(fig, out_dir, f"{workload}__{_slug(y)}-vs-{_slug(x)}")
+
+
+_XLABELS = {"recall": "{} (ANN vs exact neighbours)",
+            "filtered_recall": "{} (seen items excluded; vs exact filtered neighbours)"}
 
 
 def _slug(name: str) -> str:
@@ -101,4 +109,9 @@ def all_plots(df: pd.DataFrame, out_dir: Path, *, ks=(10, 100)) -> list[Path]:
                                    ylabel="recommendation Recall@10 (seen items filtered)",
                                    reference=float(exact_rec.iloc[0]) if len(exact_rec) else None,
                                    reference_label="with exact search")
+        if "filtered_recall@10" in df and df.loc[df["workload"] == workload, "filtered_recall@10"].notna().any():
+            paths += tradeoff_plot(df, workload, "filtered_recall@10", "qps_filtered", style, out_dir,
+                                   ylabel="filtered single-query QPS, 1 thread (log)",
+                                   reference=exact_qps(df, workload, "qps_filtered"), reference_label="exact search",
+                                   label_column="filter_method")
     return [p for p in paths if p.suffix == ".png"] + [p for p in paths if p.suffix == ".svg"]

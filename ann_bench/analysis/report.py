@@ -85,9 +85,15 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
     tables_dir.mkdir(exist_ok=True)
     best = best_at_targets(df, qps=qps)
     rec = recommend(df, qps=qps)
-    for name, t in (("best-qps-at-recall", best), ("recommendation", rec)):
-        t.to_csv(tables_dir / f"{name}.{qps}.csv", index=False)
-        (tables_dir / f"{name}.{qps}.md").write_text(markdown(t) + "\n")
+    tables = {f"best-qps-at-recall.{qps}": best, f"recommendation.{qps}": rec}
+    rec_f = pd.DataFrame()
+    if "filtered_recall@10" in df:
+        rec_f = recommend(df, recall="filtered_recall@10", qps="qps_filtered")
+        tables |= {"best-qps-at-recall.filtered": best_at_targets(df, recall="filtered_recall@10", qps="qps_filtered"),
+                   "recommendation.filtered": rec_f}
+    for name, t in tables.items():
+        t.to_csv(tables_dir / f"{name}.csv", index=False)
+        (tables_dir / f"{name}.md").write_text(markdown(t) + "\n")
     failed = df[df["status"] != "ok"][["workload", "algorithm", "build_params", "reason"]].drop_duplicates()
     meta = _run_metadata(df["file"].unique().tolist())
 
@@ -104,6 +110,12 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
              "<h2>Recommended index per recall target</h2>",
              "<p>The fastest index reaching each Recall@10 target; exact search is recommended when no index is at "
              "least 1.5x faster than it (small catalogs).</p>", _table_html(rec) if len(rec) else "<p>No data.</p>"]
+    if len(rec_f):
+        parts += ["<h2>Filtered search: recommended index per recall target</h2>",
+                  "<p>Each user's already-seen items excluded from the top 10, one query at a time at 1 thread; "
+                  "recall against the exact filtered top 10. Libraries with a native filter skip excluded ids while "
+                  "searching; the others are asked for 10 + (number of seen items) and the seen ones dropped.</p>",
+                  _table_html(rec_f)]
     for workload in sorted(df["workload"].unique()):
         parts.append(f"<h2 id='{html.escape(workload)}'>{html.escape(workload)}</h2><div class='grid'>")
         for p in plots:

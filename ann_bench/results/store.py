@@ -52,9 +52,33 @@ def _workload(path: str) -> wformat.Workload:
 
 
 @functools.lru_cache(maxsize=8)
-def _exact_rec_recall(path: str, k: int) -> float:
+def _exact_rec_recall(path: str, k: int, filtered: bool = False) -> float:
     w = _workload(path)
-    return recommendation_recall(w.neighbors.astype(np.int64), w.seen, w.relevant, k)
+    ids = w.filtered_neighbors if filtered else w.neighbors
+    return recommendation_recall(ids.astype(np.int64), w.seen, w.relevant, k)
+
+
+def _latency_metrics(m: dict, lat: np.ndarray, prefix: str) -> None:
+    for name, q in (("p50", 50), ("p95", 95), ("p99", 99), ("p99.9", 99.9)):
+        m[f"{prefix}latency_{name}_ms"] = float(np.percentile(lat, q) * 1e3)
+
+
+def filtered_metrics(w: wformat.Workload, path: str, raw: dict, epsilon: float) -> tuple[dict, np.ndarray]:
+    """Filtered search (seen items excluded): recall against the filtered ground truth, where
+    a returned seen item, a repeat or padding is a miss; speed; end-to-end recommendation recall."""
+    ids = clean_ids(raw["filtered_ids"], len(w.train))
+    n, k = ids.shape
+    for i in range(n):
+        ids[i, np.isin(ids[i], w.seen[i])] = -1
+    dists = exact_distances(ids, w.test[:n], w.train, w.metric)
+    lat = raw["filtered_latencies"]
+    m = {f"filtered_recall@{k}": float(knn_recall(dists, w.filtered_distances[:n], k, epsilon).mean()),
+         "qps_filtered": len(lat) / float(lat.sum()), "filtered_pass_s_all": raw["filtered_pass_s"].tolist()}
+    _latency_metrics(m, lat, "filtered_")
+    if w.relevant is not None:
+        m[f"rec_recall_filtered@{k}"] = recommendation_recall(ids, w.seen, w.relevant, k)
+        m[f"rec_recall_filtered@{k}_exact"] = _exact_rec_recall(path, k, filtered=True)
+    return m, ids
 
 
 def query_metrics(w: wformat.Workload, path: str, raw: dict, epsilon: float, k: int) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -70,8 +94,7 @@ def query_metrics(w: wformat.Workload, path: str, raw: dict, epsilon: float, k: 
     m["qps_batch_1t"] = nq / float(raw["batch_1t_s"].min())
     m["qps_batch_nt"] = nq / float(raw["batch_nt_s"].min()) if len(raw["batch_nt_s"]) else float("nan")
     m["qps_single"] = len(lat) / float(lat.sum())
-    for name, q in (("p50", 50), ("p95", 95), ("p99", 99), ("p99.9", 99.9)):
-        m[f"latency_{name}_ms"] = float(np.percentile(lat, q) * 1e3)
+    _latency_metrics(m, lat, "")
     m["batch_1t_s_all"] = raw["batch_1t_s"].tolist()
     m["batch_nt_s_all"] = raw["batch_nt_s"].tolist()
     m["single_pass_s_all"] = raw["single_pass_s"].tolist()
@@ -103,6 +126,7 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
         f.attrs["adapter"] = job["algorithm"]
         f.attrs["metric"] = job["metric"]
         f.attrs["metric_handling"] = cls.metrics[job["metric"]]
+        f.attrs["filter_method"] = "native" if cls.native_filter else "overfetch"
         set_json(f, "build", job["build"])
         set_json(f, "settings", settings | {"k": job["k"], "repeats": job["repeats"]})
         set_json(f, "build_stats", meta)
@@ -120,6 +144,10 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
             raw = dict(np.load(npz))
             m, ids, dists = query_metrics(w, str(wpath), raw, settings["recall_epsilon"], job["k"])
             g = f.create_group(f"query/{qi:03d}")
+            if "filtered_ids" in raw and w.filtered_neighbors is not None and w.seen is not None:
+                fm, fids = filtered_metrics(w, str(wpath), raw, settings["recall_epsilon"])
+                m |= fm
+                g.create_dataset("filtered_ids", data=fids.astype(np.int32), compression="gzip")
             set_json(g, "params", qparams)
             set_json(g, "metrics", m)
             g.create_dataset("ids", data=ids.astype(np.int32), compression="gzip")
@@ -142,6 +170,7 @@ def read_runs(path: Path) -> list[dict]:
         base = {
             "workload": str(f.attrs["workload"]), "algorithm": str(f.attrs["algorithm"]),
             "adapter": str(f.attrs.get("adapter", f.attrs["algorithm"])), "metric": str(f.attrs["metric"]),
+            "filter_method": str(f.attrs.get("filter_method", "")),
             "status": str(f.attrs["status"]), "reason": str(f.attrs["reason"]), "file": str(path),
             "workload_hash": str(f.attrs["workload_hash"]), "git_commit": str(f.attrs["git_commit"]),
             "cpu": get_json(f, "machine", {}).get("cpu"), "started": str(f.attrs["started"]),

@@ -37,6 +37,8 @@ SETTINGS = {
     "memory_limit_mb": Param(int, 16384, min=64, help="a run whose RSS exceeds this is stopped"),
     "recall_epsilon": Param(float, 1e-3, min=0, help="a result within (1+eps) x the k-th true distance counts"),
     "single_query_limit": Param(int, 10_000, min=1, help="queries timed one by one (a prefix of the queries)"),
+    "filtered_k": Param(int, 10, min=0, max=100,
+                        help="filtered search (each user's seen items excluded) for this many results, timed one query at a time; 0: off"),
 }
 _TOP = ("settings", "workloads", "algorithms")
 _ENTRY = ("adapter", "build", "query")

@@ -148,6 +148,7 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
                 "workload": str(wpath), "algorithm": alg.adapter, "label": alg.name, "metric": metric, "build": build, "queries": alg.query,
                 "k": cfg.settings["k"], "repeats": cfg.settings["repeats"], "threads_all": threads_all,
                 "build_threads": threads_all, "single_query_limit": cfg.settings["single_query_limit"],
+                "filtered_k": cfg.settings["filtered_k"],
             }
             (job_dir / "job.json").write_text(json.dumps(job))
             started = time.time()

@@ -119,9 +119,13 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
             rel = seen_r = None
         start = time.perf_counter()
         ids, dists = exact_knn(queries, items, spec.k, metric, exclude=exclude, progress=progress)
+        f_ids = f_dists = None
+        if seen_r is not None:  # filtered search: the user's already-seen movies are never answers
+            f_ids, f_dists = exact_knn(queries, items, spec.k, metric, exclude=seen_r, progress=progress)
         w = wformat.Workload(
             name=name, metric=metric, train=items, test=queries, neighbors=ids, distances=dists,
             item_ids=item_ids, item_titles=titles, query_ids=query_ids, relevant=rel, seen=seen_r,
+            filtered_neighbors=f_ids, filtered_distances=f_dists,
             attrs=common | {"kind": kind, "k": spec.k, "ground_truth_seconds": time.perf_counter() - start},
         )
         paths.append(wformat.write(w, out_dir / f"{name}.hdf5"))

@@ -22,7 +22,7 @@ from ..errors import DataError
 from ..h5util import STR, atomic_h5, open_h5, set_json
 from .groundtruth import METRICS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: filtered ground truth (optional; version-1 files read the same)
 # ann-benchmarks' names for our metrics, and the names we accept when reading
 _TO_ANNB = {"ip": "ip", "cosine": "angular", "l2": "euclidean"}
 _FROM_ANNB = {"ip": "ip", "dot": "ip", "inner_product": "ip", "angular": "cosine", "cosine": "cosine", "euclidean": "l2", "l2": "l2"}
@@ -64,6 +64,9 @@ class Workload:
     query_ids: np.ndarray | None = None
     relevant: Ragged | None = None
     seen: Ragged | None = None
+    # exact top-k of each query with its ``seen`` items excluded (filtered search)
+    filtered_neighbors: np.ndarray | None = None
+    filtered_distances: np.ndarray | None = None
     attrs: dict = field(default_factory=dict)
 
     @property
@@ -73,7 +76,7 @@ class Workload:
     def content_hash(self) -> str:
         """Identifies the vectors, metric and ground truth (not the file's metadata)."""
         h = hashlib.sha256(self.metric.encode())
-        for a in (self.train, self.test, self.neighbors):
+        for a in (self.train, self.test, self.neighbors, *([self.filtered_neighbors] if self.filtered_neighbors is not None else [])):
             h.update(str(a.shape).encode())
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()[:16]
@@ -94,6 +97,9 @@ def write(w: Workload, path: Path) -> Path:
         f.create_dataset("test", data=np.asarray(w.test, dtype=np.float32))
         f.create_dataset("neighbors", data=np.asarray(w.neighbors, dtype=np.int32))
         f.create_dataset("distances", data=np.asarray(w.distances, dtype=np.float32))
+        if w.filtered_neighbors is not None:
+            f.create_dataset("filtered_neighbors", data=np.asarray(w.filtered_neighbors, dtype=np.int32))
+            f.create_dataset("filtered_distances", data=np.asarray(w.filtered_distances, dtype=np.float32))
         if w.item_ids is not None:
             f.create_dataset("item_ids", data=w.item_ids)
         if w.item_titles is not None:
@@ -134,6 +140,10 @@ def validate(w: Workload, path: Path | str = "workload") -> None:
         r = getattr(w, key)
         if r is not None and len(r) != len(w.test):
             bad(f"'{key}' has {len(r)} rows, expected one per query ({len(w.test)}).")
+    if w.filtered_neighbors is not None:
+        fn, fd = w.filtered_neighbors, w.filtered_distances
+        if w.seen is None or fd is None or fn.shape[0] != len(w.test) or fd.shape != fn.shape:
+            bad(f"'filtered_neighbors' {fn.shape} needs 'seen' and 'filtered_distances' of the same shape, one row per query.")
 
 
 def read(path: Path) -> Workload:
@@ -157,6 +167,8 @@ def read(path: Path) -> Workload:
                 query_ids=f["query_ids"][()] if "query_ids" in f else None,
                 relevant=_ragged(f, "relevant"),
                 seen=_ragged(f, "seen"),
+                filtered_neighbors=f["filtered_neighbors"][()].astype(np.int32) if "filtered_neighbors" in f else None,
+                filtered_distances=f["filtered_distances"][()].astype(np.float32) if "filtered_distances" in f else None,
                 attrs={k: _attr_value(v) for k, v in f.attrs.items() if k not in _PLAIN_ATTRS},
             )
         except (OSError, ValueError, KeyError) as exc:

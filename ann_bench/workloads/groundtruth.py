@@ -47,20 +47,32 @@ def to_distance(score: np.ndarray, metric: str, query_sq: np.ndarray | None = No
     return np.sqrt(np.maximum(query_sq[:, None] - score, 0))
 
 
+def _excluded_cells(exclude, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row within the block, base id) of every excluded pair of queries ``start:stop``."""
+    rows, cols = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for r in range(start, stop):
+        ids = np.atleast_1d(np.asarray(exclude[r], dtype=np.int64))
+        ids = ids[ids >= 0]
+        rows.append(np.full(len(ids), r - start, dtype=np.int64))
+        cols.append(ids)
+    return np.concatenate(rows), np.concatenate(cols)
+
+
 def exact_knn(
     queries: np.ndarray,
     base: np.ndarray,
     k: int,
     metric: str,
     *,
-    exclude: np.ndarray | None = None,
+    exclude=None,
     block: int | None = None,
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` neighbours (int32 ids) and distances (float32) of each query.
 
-    ``exclude``: per query, one base id that must not be returned (its own id in an
-    item-to-item workload), or -1 for none.
+    ``exclude``: per query, the base ids that must not be returned: one id (its own id in
+    an item-to-item workload; -1 for none) or an array of ids (the items a user has already
+    seen, for filtered search).
     """
     check_metric(metric)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
@@ -72,7 +84,8 @@ def exact_knn(
     base_sq = np.einsum("ij,ij->i", base, base) if metric == "l2" else None
     # about 64 MB of float32 scores per block (plus twice that for the selection's indices)
     block = block or max(1, min(len(queries), (16 << 20) // max(1, len(base))))
-    k = min(k, len(base) - (exclude is not None))  # an excluded id is never an answer
+    most = max((np.size(exclude[i]) for i in range(len(queries))), default=0) if exclude is not None else 0
+    k = min(k, len(base) - most)  # an excluded id is never an answer
     ids = np.empty((len(queries), k), dtype=np.int32)
     dists = np.empty(ids.shape, dtype=np.float32)
     from tqdm.auto import tqdm
@@ -80,11 +93,9 @@ def exact_knn(
     for start in tqdm(range(0, len(queries), block), desc=f"ground truth ({metric})", disable=not progress):
         stop = min(start + block, len(queries))
         scores = similarity_block(queries[start:stop], base, base_sq, metric)
-        ex = None
         if exclude is not None:
-            ex = np.asarray(exclude[start:stop])
-            rows = np.flatnonzero(ex >= 0)
-            scores[rows, ex[rows]] = -np.inf
+            rows, cols = _excluded_cells(exclude, start, stop)
+            scores[rows, cols] = -np.inf
         top = top_k(scores, k)
         ids[start:stop] = top
         q_sq = np.einsum("ij,ij->i", queries[start:stop], queries[start:stop]) if metric == "l2" else None

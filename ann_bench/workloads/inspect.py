@@ -60,4 +60,8 @@ def info(path: Path) -> dict:
                        "neighbours; train with --no-normalize for a distinct inner-product workload")
     if w.relevant is not None:
         out["relevant_per_query_median"] = float(np.median(np.diff(w.relevant.offsets)))
+    if w.seen is not None:
+        seen = np.diff(w.seen.offsets)
+        out["seen_per_query"] = {"median": float(np.median(seen)), "p99": float(np.percentile(seen, 99)), "max": int(seen.max(initial=0))}
+        out["filtered_ground_truth"] = w.filtered_neighbors is not None
     return out

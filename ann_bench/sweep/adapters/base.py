@@ -2,7 +2,7 @@
 
 Lifecycle: ``Adapter(metric, dim, **build_params)`` -> ``fit(base)`` ->
 ``set_query_params(**query_params)`` -> ``search_batch(queries, k, threads)`` /
-``search_one(query, k)``. Queries go through ``prepare_queries`` once, outside any timed
+``search_one(query, k)`` / ``search_one_filtered(query, k, exclude)``. Queries go through ``prepare_queries`` once, outside any timed
 loop, so ``search_one`` is a thin call into the library.
 
 Each adapter declares, per metric it supports, whether the library handles it natively or
@@ -39,6 +39,7 @@ class Adapter:
     deterministic: ClassVar[bool] = True  # same data + params -> same answers
     threaded_batch: ClassVar[bool] = True  # batch search can use several threads
     exact: ClassVar[bool] = False  # exact search (the baseline an index must beat)
+    native_filter: ClassVar[bool] = False  # the library skips excluded ids while searching
 
     def __init__(self, metric: str, dim: int, *, threads: int = 1, **params):
         if metric not in self.metrics:
@@ -63,6 +64,7 @@ class Adapter:
         return normalize(q) if self.reduced else np.ascontiguousarray(q, dtype=np.float32)
 
     def fit(self, x: np.ndarray) -> None:
+        self.n_base = len(x)
         self._fit(self.prepare_base(x))
 
     def set_query_params(self, **params) -> None:
@@ -88,6 +90,16 @@ class Adapter:
         """Ids for one query from :meth:`split_queries` (any integer sequence)."""
         raise NotImplementedError
 
+    def search_one_filtered(self, v, k: int, exclude: np.ndarray) -> np.ndarray:
+        """The ``k`` nearest ids of one query that are not in ``exclude`` (sorted int64 ids,
+        e.g. the items a user has already seen).
+
+        Without a native filter: ask for ``k + len(exclude)`` and drop the excluded ids
+        (over-fetching, what a serving system does with a library that cannot filter).
+        """
+        ids = np.asarray(self.search_one(v, min(k + len(exclude), self.n_base)), dtype=np.int64)
+        return ids[(ids >= 0) & ~is_in_sorted(ids, exclude)][:k]
+
     def save(self, path: str) -> bool:
         """Serialise to ``path`` if the library can; return whether it did."""
         return False
@@ -96,6 +108,14 @@ class Adapter:
     def accurate_params(cls, n: int) -> tuple[dict, dict]:
         """Build and query parameters for near-exact search on ``n`` vectors (conformance)."""
         raise NotImplementedError
+
+
+def is_in_sorted(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """Membership of ``ids`` in a sorted array (a binary search: cheaper than np.isin here)."""
+    if not len(sorted_ids):
+        return np.zeros(len(ids), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return sorted_ids[pos] == ids
 
 
 def pad(ids: list, k: int) -> np.ndarray:

@@ -43,6 +43,13 @@ class NumpyBruteForce(Adapter):
     def search_one(self, v, k):
         return top_k(self._scores(v), k)[0]
 
+    native_filter = True
+
+    def search_one_filtered(self, v, k, exclude):
+        scores = self._scores(v)
+        scores[0, exclude] = -np.inf
+        return top_k(scores, min(k, self.n_base - len(exclude)))[0]
+
     def save(self, path):
         np.save(path, self.x)
         return True

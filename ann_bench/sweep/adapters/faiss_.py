@@ -50,6 +50,22 @@ class _Faiss(Adapter):
     def search_one(self, v, k):
         return self.index.search(v, k)[1][0]
 
+    native_filter = True
+
+    def search_params(self, sel):
+        """The index's search parameters with an id selector (the current query settings kept:
+        a parameter object overrides the index's own values)."""
+        import faiss
+
+        return faiss.SearchParameters(sel=sel)
+
+    def search_one_filtered(self, v, k, exclude):
+        import faiss
+
+        sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(exclude))
+        ids = self.index.search(v, k, params=self.search_params(sel))[1][0]
+        return ids[ids >= 0]
+
     def save(self, path: str) -> bool:
         import faiss
 
@@ -96,6 +112,11 @@ class FaissHNSW(_Faiss):
     def _set_query(self, ef_search):
         self.index.hnsw.efSearch = ef_search
 
+    def search_params(self, sel):
+        import faiss
+
+        return faiss.SearchParametersHNSW(sel=sel, efSearch=self.query["ef_search"])
+
     @classmethod
     def accurate_params(cls, n):
         return {"M": 32, "ef_construction": 200}, {"ef_search": 256}
@@ -114,6 +135,11 @@ class _FaissIVF(_Faiss):
         index.train(x)
         index.add(x)
         return index
+
+    def search_params(self, sel):
+        import faiss
+
+        return faiss.SearchParametersIVF(sel=sel, nprobe=self.query["nprobe"])
 
 
 @register
@@ -173,6 +199,14 @@ class FaissIVFPQ(_FaissIVF):
         ps.set_index_parameter(self.index, "nprobe", nprobe)
         if self.params["refine"]:
             faiss.downcast_index(self.index).k_factor = k_factor
+
+    def search_params(self, sel):
+        import faiss
+
+        ivf = super().search_params(sel)
+        if not self.params["refine"]:
+            return ivf
+        return faiss.IndexRefineSearchParameters(k_factor=self.query["k_factor"], base_index_params=ivf)
 
     @classmethod
     def accurate_params(cls, n):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..params import Param
 from ..registry import register
 from .base import ALL_NATIVE, Adapter
@@ -38,6 +40,15 @@ class Hnswlib(Adapter):
 
     def search_one(self, v, k):
         return self.index.knn_query(v, k=k, num_threads=1)[0][0]
+
+    native_filter = True
+
+    def search_one_filtered(self, v, k, exclude):
+        excluded = set(exclude.tolist())  # hnswlib calls back into Python for every candidate
+        try:
+            return self.index.knn_query(v, k=k, num_threads=1, filter=lambda label: label not in excluded)[0][0]
+        except RuntimeError:  # it found fewer than k allowed ids: all count as misses
+            return np.zeros(0, dtype=np.int64)
 
     def save(self, path):
         self.index.save_index(path)
