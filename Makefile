@@ -40,6 +40,8 @@ report: $(STAMP)
 	$(BIN)/ann-bench report
 	mkdir -p docs && cp results/report/plots/$(VARIANT).u2i.ip__qps_single-vs-recall10.png docs/ 2>/dev/null || true
 	cp results/report/tables/recommendation.qps_single.md docs/ 2>/dev/null || true
+	cp results/report/plots/$(VARIANT).u2i.ip__qps_filtered-vs-filtered_recall10.png docs/ 2>/dev/null || true
+	cp results/report/tables/recommendation.filtered.md docs/ 2>/dev/null || true
 
 notebook: $(STAMP)
 	$(BIN)/ann-bench notebook

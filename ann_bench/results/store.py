@@ -67,6 +67,7 @@ def filtered_metrics(w: wformat.Workload, path: str, raw: dict, epsilon: float) 
     """Filtered search (seen items excluded): recall against the filtered ground truth, where
     a returned seen item, a repeat or padding is a miss; speed; end-to-end recommendation recall."""
     ids = clean_ids(raw["filtered_ids"], len(w.train))
+    ids = ids[:, : w.filtered_neighbors.shape[1]]  # a workload built with a smaller k
     n, k = ids.shape
     for i in range(n):
         ids[i, np.isin(ids[i], w.seen[i])] = -1
