@@ -69,6 +69,22 @@ def test_bring_your_own_embeddings(tmp_path, monkeypatch, capsys):
     assert main(args + [str(tmp_path / "nope.npy")]) == 2
     assert "nope.npy does not exist" in capsys.readouterr().err
 
+    # seen and relevant items as (query row, base row) pairs: filtered ground truth comes with them
+    from ann_bench.workloads import exact_knn, read
+
+    seen = np.array([[0, 5], [0, 7], [3, 1], [19, 299]])
+    np.save(tmp_path / "seen.npy", seen)
+    np.save(tmp_path / "rel.npy", np.array([[1, 2]]))
+    np.save(tmp_path / "bad_pairs.npy", np.array([[20, 1]]))
+    q = str(tmp_path / "queries.npy")
+    assert main(args + [q, "--seen", str(tmp_path / "seen.npy"), "--relevant", str(tmp_path / "rel.npy")]) == 0
+    w = read(tmp_path / "datasets" / "workloads" / "mine.hdf5")
+    assert list(w.seen[0]) == [5, 7] and list(w.seen[3]) == [1] and len(w.seen[1]) == 0 and list(w.relevant[1]) == [2]
+    ref, _ = exact_knn(w.test, w.train, 100, "ip", exclude=[w.seen[i] for i in range(20)])
+    np.testing.assert_array_equal(w.filtered_neighbors, ref)
+    assert main(args + [q, "--seen", str(tmp_path / "bad_pairs.npy")]) == 2
+    assert "query row 20 is out of range (there are 20 query vectors)" in capsys.readouterr().err
+
 
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "ann_bench.cli", "data", "variants"], capture_output=True, text=True, check=True)

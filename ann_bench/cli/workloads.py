@@ -33,7 +33,7 @@ def cmd_workloads_import(args) -> None:
     from ..workloads.byo import import_npy
 
     set_threads(args.threads)
-    print(f"wrote {import_npy(args.base, args.queries, args.metric, args.name, paths.workloads_dir(), k=args.k)}")
+    print(f"wrote {import_npy(args.base, args.queries, args.metric, args.name, paths.workloads_dir(), k=args.k, seen=args.seen, relevant=args.relevant)}")
 
 
 def cmd_workloads_info(args) -> None:
@@ -68,6 +68,10 @@ def register(sub) -> None:
     wi.add_argument("--queries", type=Path, required=True)
     wi.add_argument("--metric", choices=("ip", "cosine", "l2"), required=True)
     wi.add_argument("--k", type=int, default=100)
+    wi.add_argument("--seen", type=Path, help="(n, 2) integer .npy of (query row, base row) pairs never to recommend: "
+                                              "enables filtered search")
+    wi.add_argument("--relevant", type=Path, help="(n, 2) integer .npy of (query row, base row) held-out positives: "
+                                                  "enables end-to-end recommendation recall")
     wi.add_argument("--threads", type=int, default=2)
     wi.set_defaults(func=cmd_workloads_import)
     wn = wl.add_parser("info", help="sizes, norms, difficulty and provenance of a workload")
