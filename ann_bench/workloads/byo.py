@@ -12,14 +12,18 @@ from .format import Ragged, Workload, write
 from .groundtruth import check_metric, exact_knn
 
 
-def _load(path: Path, what: str) -> np.ndarray:
+def _read_npy(path: Path, what: str) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{what} file {path} does not exist.")
     try:
-        arr = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise DataError(f"{path} is not a readable .npy array ({exc}).") from None
+
+
+def _load(path: Path, what: str) -> np.ndarray:
+    arr = _read_npy(path, what)
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
         raise DataError(f"{path}: expected a 2-D numeric array (rows = vectors), got shape {arr.shape} {arr.dtype}.")
     if not np.isfinite(arr).all():
@@ -29,13 +33,7 @@ def _load(path: Path, what: str) -> np.ndarray:
 
 def _load_pairs(path: Path, what: str, n_queries: int, n_base: int) -> Ragged:
     """A (n, 2) integer .npy of (query row, base row) pairs as one id list per query."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{what} file {path} does not exist.")
-    try:
-        pairs = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{path} is not a readable .npy array ({exc}).") from None
+    pairs = _read_npy(path, what)
     if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
         raise DataError(f"{path}: expected an (n, 2) integer array of (query row, base row) pairs, got shape {pairs.shape} {pairs.dtype}.")
     for col, n, label in ((0, n_queries, "query"), (1, n_base, "base")):

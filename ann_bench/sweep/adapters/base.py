@@ -2,8 +2,9 @@
 
 Lifecycle: ``Adapter(metric, dim, **build_params)`` -> ``fit(base)`` ->
 ``set_query_params(**query_params)`` -> ``search_batch(queries, k, threads)`` /
-``search_one(query, k)`` / ``search_one_filtered(query, k, exclude)``. Queries go through ``prepare_queries`` once, outside any timed
-loop, so ``search_one`` is a thin call into the library.
+``search_one(query, k)`` / ``search_one_filtered(query, k, exclude)``. Queries go through
+``prepare_queries`` once, outside any timed loop, so ``search_one`` is a thin call into the
+library.
 
 Each adapter declares, per metric it supports, whether the library handles it natively or
 through a reduction (cosine = normalise the vectors, then inner product). A library without
