@@ -95,6 +95,24 @@ def test_filtered_search_is_measured_and_a_leaking_filter_is_caught(workload, tm
     assert (df["qps_filtered"] > 0).all() and df["filtered_latency_p99_ms"].notna().all()
 
 
+def test_two_runs_compare_by_speed_ratios_and_recall_changes(workload, tmp_path):
+    from ann_bench.errors import DataError
+    from ann_bench.results.compare import matched, recall_changes, speed_ratios
+
+    c = cfg({"faiss-flat": {}, "hnswlib": {"build": {"M": [8]}, "query": {"ef": [10, 100]}}})
+    for run in ("a", "b"):
+        sweep(c, [workload], tmp_path / run, progress=False)
+    m = matched(gather(tmp_path / "a"), gather(tmp_path / "b"))
+    assert len(m) == 3
+    speeds = speed_ratios(m).set_index("metric")
+    assert speeds.loc["qps_single", "configs"] == 3 and 0 < speeds.loc["qps_single", "median B/A"] < 10
+    changes = recall_changes(m).set_index("algorithm")
+    assert changes.loc["faiss-flat", "largest change recall@10"] == 0  # exact and deterministic
+    sweep(cfg({"numpy-bruteforce": {}}), [workload], tmp_path / "c", progress=False)
+    with pytest.raises(DataError, match="no successful configuration in common"):
+        matched(gather(tmp_path / "a"), gather(tmp_path / "c"))
+
+
 def test_a_rebuilt_workload_is_measured_again(workload, tmp_path):
     c = cfg({"faiss-flat": {}})
     results = tmp_path / "results"

@@ -42,6 +42,17 @@ def cmd_results_table(args) -> None:
     print(f"wrote {out} ({len(df)} rows)")
 
 
+def cmd_results_compare(args) -> None:
+    from ..analysis.tables import markdown
+    from ..results.compare import machines, matched, recall_changes, speed_ratios
+    from ..results.table import gather
+
+    m = matched(gather(args.a), gather(args.b))
+    print(f"{len(m)} configurations in both ({machines(m)})\n")
+    print("speed, B / A per configuration:\n" + markdown(speed_ratios(m)) + "\n")
+    print("recall, largest change per algorithm:\n" + markdown(recall_changes(m)))
+
+
 def register(sub) -> None:
     sw = sub.add_parser("sweep", help="run algorithms.yaml over workloads, one isolated process per build")
     sw.add_argument("--config", type=Path, default=Path("algorithms.yaml"))
@@ -57,3 +68,7 @@ def register(sub) -> None:
     rt = res.add_parser("table", help="one row per (run, query configuration)")
     rt.add_argument("--output", "-o", help="write CSV (or .parquet, if pyarrow is installed) instead of printing")
     rt.set_defaults(func=cmd_results_table)
+    rc = res.add_parser("compare", help="two sweeps of the same configurations (two runs or machines): speed ratios, recall changes")
+    rc.add_argument("a", type=Path, help="a results folder (A)")
+    rc.add_argument("b", type=Path, help="another results folder (B)")
+    rc.set_defaults(func=cmd_results_compare)
