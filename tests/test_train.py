@@ -93,6 +93,16 @@ def test_als_baseline_learns_the_structure(prepared):
     assert als["recall@10"] > pop["recall@10"]
 
 
+def test_als_grid_search_is_seeded_like_the_two_tower_run(prepared):
+    from ann_bench.embeddings.baselines import tune_als
+
+    grid = {"factors": [8], "regularization": [1.0], "alpha": [5.0]}
+    fits = [tune_als(prepared, grid=grid, seed=s, progress=False) for s in (3, 3, 4)]
+    assert [cfg.seed for cfg, _, _ in fits] == [3, 3, 4]
+    scores = [trials[0]["val_recall@50"] for _, trials, _ in fits]
+    assert scores[0] == scores[1]  # one seed, one result
+
+
 def test_bad_training_settings_are_named():
     with pytest.raises(ConfigError, match="temperature"):
         TrainConfig(temperature=0)

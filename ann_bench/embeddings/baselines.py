@@ -65,13 +65,14 @@ def als_scorer(p: Prepared, model, split: int) -> Scorer:
     return dot_scorer(factors, model.item_factors)
 
 
-def tune_als(p: Prepared, *, select_k: int = 50, threads: int = 1, grid: dict = ALS_GRID, progress: bool = True):
-    """Grid search on validation Recall@select_k; returns (best config, trials, seconds)."""
+def tune_als(p: Prepared, *, select_k: int = 50, threads: int = 1, grid: dict = ALS_GRID, seed: int = 0, progress: bool = True):
+    """Grid search on validation Recall@select_k; returns (best config, trials, seconds).
+    ``seed`` initialises every fit (the two-tower run's seed, so both vary together)."""
     trials, best = [], (-1.0, None, None)
     start = time.perf_counter()
     combos = list(itertools.product(*grid.values()))
     for values in tqdm(combos, desc="ALS grid", disable=not progress):
-        cfg = ALSConfig(**dict(zip(grid, values)))
+        cfg = ALSConfig(**dict(zip(grid, values)), seed=seed)
         model = fit_als(p, cfg, threads)
         score = evaluate(p, als_scorer(p, model, VAL), VAL, ks=(select_k,))[f"recall@{select_k}"]
         trials.append(asdict(cfg) | {f"val_recall@{select_k}": score})

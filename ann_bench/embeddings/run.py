@@ -77,7 +77,7 @@ def train_and_evaluate(
         start = time.perf_counter()
         pop = {s: evaluate(p, popularity_scorer(p, s), s) for s in (VAL, TEST)}
         models["popularity"] = {"val": pop[VAL], "test": pop[TEST], "train_seconds": time.perf_counter() - start}
-        als_cfg, trials, secs = tune_als(p, select_k=cfg.select_k, threads=threads, progress=progress)
+        als_cfg, trials, secs = tune_als(p, select_k=cfg.select_k, threads=threads, seed=cfg.seed, progress=progress)
         start = time.perf_counter()
         als = {s: fit_als(p, als_cfg, threads, s) for s in (VAL, TEST)}
         models["als"] = {
