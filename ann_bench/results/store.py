@@ -145,7 +145,7 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
             raw = dict(np.load(npz))
             m, ids, dists = query_metrics(w, str(wpath), raw, settings["recall_epsilon"], job["k"])
             g = f.create_group(f"query/{qi:03d}")
-            if "filtered_ids" in raw and w.filtered_neighbors is not None and w.seen is not None:
+            if "filtered_ids" in raw and w.filtered_neighbors is not None:  # validate(): it has ``seen`` too
                 fm, fids = filtered_metrics(w, str(wpath), raw, settings["recall_epsilon"])
                 m |= fm
                 g.create_dataset("filtered_ids", data=fids.astype(np.int32), compression="gzip")

@@ -69,6 +69,8 @@ def filtered_passes(index, singles, exclude, k: int, repeats: int) -> dict:
     """Single-query filtered search: the fastest pass's latencies and the first pass's ids."""
     import numpy as np
 
+    from .adapters.base import pad
+
     found, times = [], []
     clock = time.perf_counter
     for r in range(repeats):
@@ -80,8 +82,6 @@ def filtered_passes(index, singles, exclude, k: int, repeats: int) -> dict:
             if r == 0:
                 found.append(out)
         times.append(lat)
-    from .adapters.base import pad
-
     best = min(times, key=lambda lat: lat.sum())
     return {"filtered_ids": pad(found, k), "filtered_latencies": best, "filtered_pass_s": np.array([t.sum() for t in times])}
 
