@@ -46,7 +46,7 @@ def main() -> None:
     from ann_bench import paths
     from ann_bench.sweep import registry
     from ann_bench.sweep.adapters.base import Adapter, pad
-    from ann_bench.sweep.recall import clean_ids, exact_distances, knn_recall
+    from ann_bench.results.store import filtered_recall
     from ann_bench.workloads import read
 
     w = read(paths.find_workload(args.workload))
@@ -58,10 +58,7 @@ def main() -> None:
           f"seen per user median {np.median(seen):.0f}, max {seen.max()}; 1 thread, best of {args.rounds} rounds")
 
     def recall(found):
-        ids = clean_ids(pad(found, K), len(w.train))
-        for i in range(len(ids)):
-            ids[i, np.isin(ids[i], exclude[i])] = -1
-        return knn_recall(exact_distances(ids, w.test, w.train, w.metric), w.filtered_distances, K).mean()
+        return filtered_recall(w, pad(found, K))[1]
 
     print(f"{'index':<12} {'query':<14} {'recall native':>13} {'recall overfetch':>16} {'QPS native':>11} {'QPS overfetch':>13} {'native/overfetch':>16}")
     for name, build, qkey, values in CASES:

@@ -63,17 +63,25 @@ def _latency_metrics(m: dict, lat: np.ndarray, prefix: str) -> None:
         m[f"{prefix}latency_{name}_ms"] = float(np.percentile(lat, q) * 1e3)
 
 
-def filtered_metrics(w: wformat.Workload, path: str, raw: dict, epsilon: float) -> tuple[dict, np.ndarray]:
-    """Filtered search (seen items excluded): recall against the filtered ground truth, where
-    a returned seen item, a repeat or padding is a miss; speed; end-to-end recommendation recall."""
-    ids = clean_ids(raw["filtered_ids"], len(w.train))
+def filtered_recall(w: wformat.Workload, found: np.ndarray, epsilon: float = 1e-3) -> tuple[np.ndarray, float]:
+    """Filtered answers (one row per query, from the first) with repeats, padding and returned
+    seen items set to -1, and their mean recall against the filtered ground truth."""
+    ids = clean_ids(found, len(w.train))
     ids = ids[:, : w.filtered_neighbors.shape[1]]  # a workload built with a smaller k
     n, k = ids.shape
     for i in range(n):
         ids[i, np.isin(ids[i], w.seen[i])] = -1
     dists = exact_distances(ids, w.test[:n], w.train, w.metric)
+    return ids, float(knn_recall(dists, w.filtered_distances[:n], k, epsilon).mean())
+
+
+def filtered_metrics(w: wformat.Workload, path: str, raw: dict, epsilon: float) -> tuple[dict, np.ndarray]:
+    """Filtered search (seen items excluded): recall against the filtered ground truth, where
+    a returned seen item, a repeat or padding is a miss; speed; end-to-end recommendation recall."""
+    ids, recall = filtered_recall(w, raw["filtered_ids"], epsilon)
+    k = ids.shape[1]
     lat = raw["filtered_latencies"]
-    m = {f"filtered_recall@{k}": float(knn_recall(dists, w.filtered_distances[:n], k, epsilon).mean()),
+    m = {f"filtered_recall@{k}": recall,
          "qps_filtered": len(lat) / float(lat.sum()), "filtered_pass_s_all": raw["filtered_pass_s"].tolist()}
     _latency_metrics(m, lat, "filtered_")
     if w.relevant is not None:

@@ -76,7 +76,9 @@ class Workload:
     def content_hash(self) -> str:
         """Identifies the vectors, metric and ground truth (not the file's metadata)."""
         h = hashlib.sha256(self.metric.encode())
-        for a in (self.train, self.test, self.neighbors, *([self.filtered_neighbors] if self.filtered_neighbors is not None else [])):
+        for a in (self.train, self.test, self.neighbors, self.filtered_neighbors):
+            if a is None:
+                continue
             h.update(str(a.shape).encode())
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()[:16]
