@@ -46,7 +46,7 @@ def main() -> None:
     from ann_bench import paths
     from ann_bench.sweep import registry
     from ann_bench.sweep.adapters.base import Adapter, pad
-    from ann_bench.results.store import filtered_recall
+    from ann_bench.sweep.record import filtered_recall
     from ann_bench.workloads import read
 
     w = read(paths.find_workload(args.workload))

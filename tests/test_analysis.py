@@ -26,7 +26,9 @@ def home(tmp_path_factory):
     ids, d = exact_knn(q, x, 100, "ip")
     rel = wformat.Ragged.from_lists([ids[i, 5:8].astype(np.int64) for i in range(len(q))])
     seen = wformat.Ragged.from_lists([ids[i, :3].astype(np.int64) for i in range(len(q))])
-    path = wformat.write(wformat.Workload("demo.u2i.ip", "ip", x, q, ids, d, relevant=rel, seen=seen),
+    f_ids, f_d = exact_knn(q, x, 100, "ip", exclude=[seen[i] for i in range(len(q))])
+    path = wformat.write(wformat.Workload("demo.u2i.ip", "ip", x, q, ids, d, relevant=rel, seen=seen,
+                                          filtered_neighbors=f_ids, filtered_distances=f_d),
                          home / "datasets" / "workloads" / "demo.u2i.ip.hdf5")
     cfg = config.parse({"settings": {"repeats": 1}, "algorithms": {
         "faiss-flat": {}, "hnswlib": {"build": {"M": [4, 16]}, "query": {"ef": [10, 100, 400]}},
@@ -57,7 +59,7 @@ def test_report_renders_with_its_plots(home):
     assert imgs and all((index.parent / i).stat().st_size > 1000 for i in imgs)
     names = {Path(i).name for i in imgs}
     assert "demo.u2i.ip__qps_single-vs-recall10.png" in names
-    assert "demo.u2i.ip__rec_recall10-vs-recall10.png" in names
+    assert "demo.u2i.ip__rec_recall10-vs-filtered_recall10.png" in names
 
 
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="no Chromium here")

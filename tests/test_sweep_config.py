@@ -14,7 +14,7 @@ def test_grids_expand_to_named_configs():
     assert [b["M"] for b in alg.build] == [8, 16] and all(b["ef_construction"] == 100 for b in alg.build)
     assert alg.build[0]["seed"] == 100  # defaults filled in, so every run records every parameter
     assert [q["ef"] for q in alg.query] == [10, 20, 40]
-    assert cfg.settings["k"] == 100 and cfg.settings["recall_epsilon"] == 1e-3
+    assert cfg.settings["k"] == [10, 100] and cfg.settings["recall_epsilon"] == 1e-3 and cfg.settings["build_threads"] == 1
 
 
 @pytest.mark.parametrize(

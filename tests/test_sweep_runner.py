@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from ann_bench.results.store import run_status
+from ann_bench.sweep.record import run_status
 from ann_bench.results.table import gather, result_files
 from ann_bench.sweep import config
 from ann_bench.sweep.runner import sweep
@@ -61,19 +61,20 @@ def test_failures_are_recorded_and_the_sweep_goes_on(workload, tmp_path):
     by_alg = {o.path.parent.name: o for o in outcomes}
     assert by_alg["faiss-flat"].status == "ok" and by_alg["hnswlib"].status == "ok"
     assert "crashed (SIGABRT)" in by_alg["test-abort"].summary
-    assert "timeout: query 0 batch 1 thread took longer than 1.5 s" in by_alg["test-hang"].summary
+    assert "timeout: query 0 k=10 batch 1 thread took longer than 1.5 s" in by_alg["test-hang"].summary
     assert "memory limit exceeded" in by_alg["test-memhog"].summary
     with h5py.File(by_alg["test-abort"].path) as f:
         assert f.attrs["status"] == "failed" and "Aborted" in f.attrs["stderr_tail"]
     df = gather(results)
-    flat = df[df.algorithm == "faiss-flat"].iloc[0]
-    assert flat["recall@10"] == pytest.approx(1.0) and flat["rec_recall@10"] == pytest.approx(flat["rec_recall@10_exact"])
-    assert {"qps_single", "qps_batch_1t", "qps_batch_nt", "latency_p99_ms", "index_mb", "build_s"} <= set(df.columns)
-    assert len(df[df.algorithm == "hnswlib"]) == 2
+    flat = df[(df.algorithm == "faiss-flat") & (df.search == "knn")].set_index("k")
+    assert flat.loc[10, "recall@10"] == pytest.approx(1.0) and flat.loc[100, "recall@100"] == pytest.approx(1.0)
+    assert {"qps_single", "qps_batch_1t", "qps_batch_nt", "latency_p99_ms", "index_mb", "build_s", "import_s", "warmup_s"} <= set(df.columns)
+    assert len(df[(df.algorithm == "hnswlib") & (df.search == "knn")]) == 4  # 2 query configs x 2 depths
     with h5py.File(by_alg["hnswlib"].path) as f:
         assert f.attrs["git_commit"] is not None and "hnswlib" in f.attrs["versions"] and "cpu" in f.attrs["machine"]
-        g = f["query/000"]
+        g = f["query/000/k100"]
         assert g["ids"].shape == (40, 100) and g["latencies"].shape == (40,)
+        assert f["query/000/k010"]["ids"].shape == (40, 10)
 
     # resumed: nothing reruns; failed runs rerun only when asked
     again = sweep(c, [workload], results, progress=False)
@@ -85,13 +86,15 @@ def test_failures_are_recorded_and_the_sweep_goes_on(workload, tmp_path):
 def test_filtered_search_is_measured_and_a_leaking_filter_is_caught(workload, tmp_path):
     c = cfg({"faiss-flat": {}, "test-leaky-filter": {}, "annoy": {"build": {"n_trees": [10]}, "query": {"search_k": [-1]}}})
     sweep(c, [workload], tmp_path / "results", progress=False)
-    df = gather(tmp_path / "results").set_index("algorithm")
+    all_rows = gather(tmp_path / "results")
+    df = all_rows[all_rows.search == "filtered"].set_index("algorithm")
+    knn = all_rows[(all_rows.search == "knn") & (all_rows.k == 10)].set_index("algorithm")
     assert df.loc["faiss-flat", "filtered_recall@10"] == pytest.approx(1.0)
     assert df.loc["faiss-flat", "filter_method"] == "native" and df.loc["annoy", "filter_method"] == "overfetch"
     # each user's 2 seen items are its 2 nearest: a filter that lets them through loses 2 of 10
     assert df.loc["test-leaky-filter", "filtered_recall@10"] == pytest.approx(0.8)
-    assert df.loc["test-leaky-filter", "recall@10"] == pytest.approx(1.0)
-    assert df.loc["faiss-flat", "rec_recall_filtered@10"] == pytest.approx(df.loc["faiss-flat", "rec_recall_filtered@10_exact"])
+    assert knn.loc["test-leaky-filter", "recall@10"] == pytest.approx(1.0)
+    assert df.loc["faiss-flat", "rec_recall@10"] == pytest.approx(df.loc["faiss-flat", "rec_recall@10_exact"])
     assert (df["qps_filtered"] > 0).all() and df["filtered_latency_p99_ms"].notna().all()
 
 
@@ -103,9 +106,11 @@ def test_two_runs_compare_by_speed_ratios_and_recall_changes(workload, tmp_path)
     for run in ("a", "b"):
         sweep(c, [workload], tmp_path / run, progress=False)
     m = matched(gather(tmp_path / "a"), gather(tmp_path / "b"))
-    assert len(m) == 3
+    # faiss-flat: depths 10 and 100 and filtered; hnswlib: ef 10 and 100 at depth 10, at depth
+    # 100 only one (ef=10 runs as ef=100 there: a duplicate, not measured), filtered twice
+    assert len(m) == 8
     speeds = speed_ratios(m).set_index("metric")
-    assert speeds.loc["qps_single", "configs"] == 3 and 0 < speeds.loc["qps_single", "median B/A"] < 10
+    assert speeds.loc["qps_single", "configs"] == 5 and 0 < speeds.loc["qps_single", "median B/A"] < 10
     changes = recall_changes(m).set_index("algorithm")
     assert changes.loc["faiss-flat", "largest change recall@10"] == 0  # exact and deterministic
     sweep(cfg({"numpy-bruteforce": {}}), [workload], tmp_path / "c", progress=False)
@@ -147,4 +152,4 @@ def test_sigkill_mid_sweep_then_resume_leaves_only_valid_files(workload, tmp_pat
     subprocess.run(cmd, env=env, check=True, capture_output=True)
     files = result_files(results)
     assert len(files) == 6 and all(run_status(p) == "ok" for p in files)
-    assert len(gather(results)) == 12
+    assert len(gather(results)) == 36  # 6 builds x (2 query configs x depths 10, 100 + 2 filtered)

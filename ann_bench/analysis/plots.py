@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .pareto import frontier  # noqa: E402
-from .tables import is_exact  # noqa: E402
+from .tables import is_exact, view  # noqa: E402
 
 QPS_MODES = {"qps_single": "single-query QPS, 1 thread", "qps_batch_1t": "batch QPS, 1 thread", "qps_batch_nt": "batch QPS, all cores"}
 _MARKERS = "os^Dv<>pPXh*"
@@ -45,7 +45,7 @@ def _save(fig, out_dir: Path, stem: str) -> list[Path]:
 
 def tradeoff_plot(df: pd.DataFrame, workload: str, x: str, y: str, style: dict, out_dir: Path, *,
                   ylabel: str, log_y: bool = True, minimize_y: bool = False, reference: float | None = None,
-                  reference_label: str = "", label_column: str | None = None) -> list[Path]:
+                  reference_label: str = "", label_column: str | None = None, subtitle: str = "") -> list[Path]:
     """One workload: ``y`` against ``x`` per algorithm, frontier lines over faint points.
 
     ``label_column``: a per-algorithm column whose value is added to the legend label.
@@ -69,7 +69,7 @@ def tradeoff_plot(df: pd.DataFrame, workload: str, x: str, y: str, style: dict, 
     ax.set_xlabel(_XLABELS.get(x.split("@")[0], "{}").format(x.replace("recall@", "Recall@").replace("_", " ")))
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
-    ax.set_title(f"{workload}\n{_machine(d)}", fontsize=10)
+    ax.set_title(f"{workload}{'  (' + subtitle + ')' if subtitle else ''}\n{_machine(d)}", fontsize=10)
     ax.legend(fontsize=8, loc="best", ncol=2, framealpha=0.85)
     return _save(fig, out_dir, f"{workload}__{_slug(y)}-vs-{_slug(x)}")
 
@@ -89,29 +89,34 @@ def exact_qps(df: pd.DataFrame, workload: str, qps: str) -> float:
 
 
 def all_plots(df: pd.DataFrame, out_dir: Path, *, ks=(10, 100)) -> list[Path]:
-    """Every plot of the report for every workload in ``df``."""
+    """Every plot of the report for every workload in ``df``; Recall@K is read at depth K."""
     style = styles(df["algorithm"])
     paths: list[Path] = []
+    filtered = view(df, "filtered_recall@10")
     for workload in sorted(df["workload"].unique()):
         for k in ks:
             recall = f"recall@{k}"
-            if recall not in df:
+            d = view(df, recall)
+            if recall not in d or not d.loc[d["workload"] == workload, recall].notna().any():
                 continue
             for qps, label in QPS_MODES.items():
-                if df.loc[df["workload"] == workload, qps].notna().any():
-                    paths += tradeoff_plot(df, workload, recall, qps, style, out_dir, ylabel=f"{label} (log)",
-                                           reference=exact_qps(df, workload, qps), reference_label="exact search")
-        paths += tradeoff_plot(df, workload, "recall@10", "build_s", style, out_dir, ylabel="build time, s (log)", minimize_y=True)
-        paths += tradeoff_plot(df, workload, "recall@10", "index_mb", style, out_dir, ylabel="index memory, MB (RSS growth, log)", minimize_y=True)
-        if "rec_recall@10" in df and df.loc[df["workload"] == workload, "rec_recall@10"].notna().any():
-            exact_rec = df.loc[df["workload"] == workload, "rec_recall@10_exact"].dropna()
-            paths += tradeoff_plot(df, workload, "recall@10", "rec_recall@10", style, out_dir, log_y=False,
-                                   ylabel="recommendation Recall@10 (seen items filtered)",
+                if d.loc[d["workload"] == workload, qps].notna().any():
+                    paths += tradeoff_plot(d, workload, recall, qps, style, out_dir, ylabel=f"{label} (log)",
+                                           reference=exact_qps(d, workload, qps), reference_label="exact search",
+                                           subtitle=f"k = {k}: the index asked for the top {k}")
+        d10 = view(df, "recall@10")
+        paths += tradeoff_plot(d10, workload, "recall@10", "build_s", style, out_dir, ylabel="build time, s (log)", minimize_y=True)
+        paths += tradeoff_plot(d10, workload, "recall@10", "index_mb", style, out_dir, ylabel="index memory, MB (RSS growth, log)", minimize_y=True)
+        fw = filtered[filtered["workload"] == workload]
+        if "rec_recall@10" in fw and fw["rec_recall@10"].notna().any():
+            exact_rec = fw["rec_recall@10_exact"].dropna()
+            paths += tradeoff_plot(filtered, workload, "filtered_recall@10", "rec_recall@10", style, out_dir, log_y=False,
+                                   ylabel="recommendation Recall@10 (seen items excluded)",
                                    reference=float(exact_rec.iloc[0]) if len(exact_rec) else None,
                                    reference_label="with exact search")
-        if "filtered_recall@10" in df and df.loc[df["workload"] == workload, "filtered_recall@10"].notna().any():
-            paths += tradeoff_plot(df, workload, "filtered_recall@10", "qps_filtered", style, out_dir,
+        if "filtered_recall@10" in fw and fw["filtered_recall@10"].notna().any():
+            paths += tradeoff_plot(filtered, workload, "filtered_recall@10", "qps_filtered", style, out_dir,
                                    ylabel="filtered single-query QPS, 1 thread (log)",
-                                   reference=exact_qps(df, workload, "qps_filtered"), reference_label="exact search",
+                                   reference=exact_qps(filtered, workload, "qps_filtered"), reference_label="exact search",
                                    label_column="filter_method")
     return [p for p in paths if p.suffix == ".png"] + [p for p in paths if p.suffix == ".svg"]

@@ -1,7 +1,11 @@
 """Comparison tables: the best QPS at each recall target, and a recommendation per target.
 
 QPS is single-query QPS at 1 thread by default: an online recommender serves one user per
-request. Every table takes another QPS column (batch, all cores) on request.
+request. Every table takes another QPS column (batch, all cores) on request. Recall@K is
+read at retrieval depth K (the index asked for K answers: Recall@10 from the top-10
+search, Recall@100 from the top-100 search); configurations whose effective parameters
+duplicate another's are left out, and a row measured while other processes used the CPU,
+or whose timed modes disagreed on recall, says so in ``flags``.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..results.table import measured
 from ..sweep import registry
 
 TARGETS = (0.80, 0.90, 0.95, 0.99)
@@ -24,9 +29,26 @@ def is_exact(adapter: str) -> bool:
         return False
 
 
+def view(df: pd.DataFrame, recall: str) -> pd.DataFrame:
+    """The measured rows a recall column is read from: filtered search, or the depth K of recall@K."""
+    if recall.startswith("filtered_"):
+        return measured(df, search="filtered")
+    return measured(df, k=int(recall.split("@")[1]))
+
+
+def flags(r) -> str:
+    out = []
+    if bool(r.get("contended")) or bool(r.get("build_contended")):
+        out.append("contended")
+    if bool(r.get("modes_disagree")):
+        out.append("modes disagree")
+    return ", ".join(out)
+
+
 def best_at_targets(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_single", targets=TARGETS) -> pd.DataFrame:
     """Per (workload, algorithm, target): the fastest configuration reaching the target."""
-    ok = df[(df["status"] == "ok") & df[recall].notna() & df[qps].notna()]
+    ok = view(df, recall)
+    ok = ok[ok[recall].notna() & ok[qps].notna()] if recall in ok and qps in ok else ok.iloc[:0]
     rows = []
     for (workload, algorithm), g in ok.groupby(["workload", "algorithm"], sort=True):
         for t in targets:
@@ -36,7 +58,8 @@ def best_at_targets(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "
             r = hit.loc[hit[qps].idxmax()]
             rows.append({"workload": workload, "algorithm": algorithm, "target": t, qps: r[qps], recall: r[recall],
                          "build_params": r["build_params"], "query_params": r["query_params"],
-                         "build_s": r["build_s"], "index_mb": r["index_mb"], "exact": is_exact(r["adapter"])})
+                         "build_s": r["build_s"], "index_mb": r["index_mb"], "exact": is_exact(r["adapter"]),
+                         "k": r["k"], "flags": flags(r)})
     return pd.DataFrame(rows)
 
 
@@ -45,6 +68,8 @@ def recommend(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_si
     and the verdict (exact search when no index is ``EXACT_MARGIN`` times faster)."""
     best = best_at_targets(df, recall=recall, qps=qps, targets=targets)
     rows = []
+    if best.empty:
+        return pd.DataFrame(rows)
     for (workload, t), g in best.groupby(["workload", "target"], sort=True):
         exact = g[g["exact"]]
         approx = g[~g["exact"]]
@@ -59,7 +84,7 @@ def recommend(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_si
             "recommendation": "exact search" if use_exact else top["algorithm"],
             "best_index": top["algorithm"], "params": f"{top['build_params']}; {top['query_params']}",
             qps: top[qps], recall: top[recall], "exact_qps": exact_qps, "speedup_vs_exact": speedup,
-            "build_s": top["build_s"], "index_mb": top["index_mb"],
+            "build_s": top["build_s"], "index_mb": top["index_mb"], "k": top["k"], "flags": top["flags"],
         })
     return pd.DataFrame(rows)
 

@@ -10,7 +10,7 @@ from ..errors import AnnBenchError
 
 def cmd_sweep(args) -> None:
     from ..sweep import config as sweep_config
-    from ..sweep.runner import sweep
+    from ..sweep.runner import dry_run, sweep
 
     cfg = sweep_config.load(args.config)
     build = sweep_config.parse_assignments(args.build) if args.build else None
@@ -19,6 +19,12 @@ def cmd_sweep(args) -> None:
     if not names:
         raise AnnBenchError(f"no workloads: list them under 'workloads:' in {args.config} or pass --workloads NAME ...")
     workloads = [paths.find_workload(n) for n in names]
+    if args.dry_run:
+        lines = dry_run(cfg, workloads, paths.results_dir(), force=args.force, retry_failed=args.retry_failed, threads_all=args.threads)
+        print("\n".join(lines))
+        n_run = sum(line.startswith("run ") for line in lines)
+        print(f"{n_run} runs would run, {len(lines) - n_run} are up to date (dry run: nothing was measured)")
+        return
     outcomes = sweep(cfg, workloads, paths.results_dir(), force=args.force, retry_failed=args.retry_failed, threads_all=args.threads)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "skipped")}
     print(f"{counts['ok']} runs done, {counts['failed']} failed, {counts['skipped']} already done; results in {paths.results_dir()}")
@@ -61,6 +67,7 @@ def register(sub) -> None:
     sw.add_argument("--build", help="a single build configuration, e.g. 'M=16,ef_construction=200'")
     sw.add_argument("--force", action="store_true", help="rerun runs that already have a result file")
     sw.add_argument("--retry-failed", action="store_true", help="rerun runs that failed before")
+    sw.add_argument("--dry-run", action="store_true", help="print what would run and why (new, changed settings, ...), measure nothing")
     sw.add_argument("--threads", type=int, help="threads for the all-cores batch mode and builds (default: all available)")
     sw.set_defaults(func=cmd_sweep)
 

@@ -11,15 +11,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .table import measured
 
-KEY = ["workload", "algorithm", "build_params", "query_params"]
+KEY = ["workload", "algorithm", "build_params", "search", "k", "query_params"]
 SPEEDS = ("qps_single", "qps_batch_1t", "qps_batch_nt", "qps_filtered", "build_s")
 RECALLS = ("recall@10", "filtered_recall@10")
 
 
 def matched(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """Successful configurations present in both, side by side (suffixes _a, _b)."""
-    ok = [d[d["status"] == "ok"] for d in (a, b)]
+    ok = [pd.concat([measured(d, search="knn"), measured(d, search="filtered")]) for d in (a, b)]
     m = ok[0].merge(ok[1], on=KEY, suffixes=("_a", "_b"))
     if m.empty:
         raise DataError("the two result sets have no successful configuration in common (same workloads, "

@@ -9,9 +9,10 @@ import pandas as pd
 from ..errors import DataError
 from .store import read_runs
 
-LEAD = ["workload", "algorithm", "build_params", "query_params", "status", "recall@1", "recall@10", "recall@100",
-        "qps_single", "qps_batch_1t", "qps_batch_nt", "latency_p50_ms", "latency_p99_ms", "build_s", "index_mb",
-        "serialized_mb", "rec_recall@10", "rec_recall@10_exact", "reason"]
+LEAD = ["workload", "algorithm", "build_params", "search", "k", "query_params", "requested_params", "duplicate_of", "status",
+        "recall@1", "recall@10", "recall@100", "qps_single", "qps_batch_1t", "qps_batch_nt", "latency_p50_ms",
+        "latency_p99_ms", "build_s", "index_mb", "serialized_mb", "filtered_recall@10", "qps_filtered", "rec_recall@10",
+        "rec_recall@10_exact", "modes_disagree", "contended", "reason"]
 
 
 def result_files(root: Path) -> list[Path]:
@@ -31,3 +32,14 @@ def gather(root: Path) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     lead = [c for c in LEAD if c in df.columns]
     return df[lead + [c for c in df.columns if c not in lead]]
+
+
+def measured(df: pd.DataFrame, *, search: str = "knn", k: int | None = None) -> pd.DataFrame:
+    """Successful, measured rows (no duplicates) of one search kind, at one depth if given:
+    the view every table and plot starts from."""
+    keep = (df["status"] == "ok") & (df.get("search") == search)
+    if "duplicate_of" in df:
+        keep &= df["duplicate_of"].fillna("") == ""
+    if k is not None:
+        keep &= df["k"] == k
+    return df[keep]

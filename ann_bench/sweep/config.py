@@ -1,7 +1,7 @@
 """``algorithms.yaml``: which algorithms, with which build and query grids, on which workloads.
 
 ```yaml
-settings: {k: 100, repeats: 3}          # optional; see SETTINGS
+settings: {k: [10, 100], repeats: 3}   # optional; see SETTINGS
 workloads: [ml-latest-small.u2i.ip]    # optional default workloads
 algorithms:
   hnswlib:
@@ -29,13 +29,20 @@ from ..errors import ConfigError
 from . import registry
 from .params import Param, check_params, suggest
 
+DEPTHS = (10, 100)  # the top 10 a page shows; the 100 candidates a ranker takes
 SETTINGS = {
-    "k": Param(int, 100, min=1, max=1000, help="neighbours requested per query"),
+    "k": Param(int, DEPTHS, min=1, max=1000,
+               help="retrieval depths: each query configuration is timed and scored asking for each (a list, default [10, 100])"),
     "repeats": Param(int, 3, min=1, help="passes per query mode; the best is kept, all recorded"),
+    "build_threads": Param(int, 1, min=0,
+                           help="threads per index build (1: reproducible builds where the library allows; 0: all cores)"),
+    "build_repeats": Param(int, 1, min=1, max=100,
+                           help="builds per configuration, each with the next seed, to show the spread of recall and build time"),
     "build_timeout_s": Param(float, 1800.0, min=1, help="a build longer than this fails the run"),
     "query_timeout_s": Param(float, 600.0, min=1, help="one query pass longer than this fails the run"),
     "memory_limit_mb": Param(int, 16384, min=64, help="a run whose RSS exceeds this is stopped"),
-    "recall_epsilon": Param(float, 1e-3, min=0, help="a result within (1+eps) x the k-th true distance counts"),
+    "recall_epsilon": Param(float, 1e-3, min=0,
+                            help="a result within the k-th true distance + eps counts (ann-benchmarks' k-NN recall; recall_rel: + eps x |d_k|)"),
     "single_query_limit": Param(int, 10_000, min=1, help="queries timed one by one (a prefix of the queries)"),
     "filtered_k": Param(int, 10, min=0, max=100,
                         help="filtered search (each user's seen items excluded) for this many results, timed one query at a time; 0: off"),
@@ -121,13 +128,26 @@ def _grid(section, schema: dict[str, Param], where: str) -> list[dict]:
     return [check_params(c, schema, where) for c in combos]
 
 
+def _settings(raw, where: str) -> dict:
+    """Validated settings; ``k`` is a list of depths (a single number is a list of one)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of setting names to values, got {type(raw).__name__}.")
+    raw = dict(raw)
+    depths = raw.pop("k", list(DEPTHS))
+    depths = depths if isinstance(depths, list) else [depths]
+    if not depths:
+        raise ConfigError(f"{where}.k: give at least one retrieval depth, e.g. [10, 100].")
+    checked = sorted({SETTINGS["k"].check(v, f"{where}.k[{i}]") for i, v in enumerate(depths)})
+    return check_params(raw, {n: p for n, p in SETTINGS.items() if n != "k"}, where) | {"k": checked}
+
+
 def parse(data, source: str = "algorithms.yaml") -> SweepConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with {', '.join(_TOP)}.")
     for key in data:
         if key not in _TOP:
             raise ConfigError(f"{source}: {key}: unknown top-level key.{suggest(str(key), _TOP)} Expected: {', '.join(_TOP)}.")
-    settings = check_params(data.get("settings") or {}, SETTINGS, f"{source}: settings")
+    settings = _settings(data.get("settings") or {}, f"{source}: settings")
     algs_raw = data.get("algorithms")
     if not isinstance(algs_raw, dict) or not algs_raw:
         raise ConfigError(f"{source}: algorithms: expected a non-empty mapping of algorithm names to build/query grids.")

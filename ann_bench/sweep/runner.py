@@ -3,7 +3,8 @@
 The parent enforces the build and per-query-pass timeouts and the memory ceiling, turns a
 crash, timeout or memory overrun into a *failed* result (with the reason and the tail of
 stderr) and goes on with the next run. Finished result files are skipped, so an
-interrupted sweep resumes where it stopped.
+interrupted sweep resumes where it stopped; a result file whose run definition (parameters,
+settings, library versions, workload content) differs from this sweep's is measured again.
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 from tqdm.auto import tqdm
 
+from ..errors import ConfigError
+from ..h5util import open_h5
 from ..threads import available_cores
 from ..workloads import format as wformat
-from . import registry
+from . import load, record, registry
 from .config import SweepConfig
-from ..results.store import result_path, run_status, write_result
 
 POLL_S = 0.05
 
@@ -79,7 +82,7 @@ def supervise(job_dir: Path, settings: dict) -> tuple[int | None, str | None]:
                     return proc.returncode, f"memory limit exceeded ({rss:.0f} MB > {limit} MB)"
                 status = _read_status(job_dir)
                 if status:
-                    allowed = settings["build_timeout_s"] if status["phase"] == "build" else settings["query_timeout_s"]
+                    allowed = settings["build_timeout_s"] if status["phase"].startswith("build") else settings["query_timeout_s"]
                     if status["phase"] != "done" and time.time() - status["since"] > allowed:
                         _kill(proc)
                         return proc.returncode, f"timeout: {status['phase']} took longer than {allowed:g} s"
@@ -99,21 +102,85 @@ def _read_status(job_dir: Path) -> dict | None:
         return None
 
 
-def plan(cfg: SweepConfig, workloads: list[Path]) -> list[tuple[Path, str, str, object, dict]]:
-    """(workload file, name, metric, algorithm, build params) for every run the sweep covers.
+@dataclass(frozen=True)
+class Run:
+    """One build configuration of one algorithm on one workload, and why it runs (or not)."""
+
+    workload: Path
+    workload_name: str
+    metric: str
+    algorithm: object  # config.Algorithm
+    build: dict
+    repeat: int
+    path: Path
+    definition: dict
+    state: str | None  # 'ok' / 'failed' of an up-to-date result file, None when it must run
+    why: list[str]
+
+
+def _repeat_build(cls, build: dict, repeat: int) -> dict:
+    """Build ``repeat`` of a configuration: the adapter's seed moved on by ``repeat``."""
+    if repeat and cls.seed_param:
+        return build | {cls.seed_param: build[cls.seed_param] + repeat}
+    return build
+
+
+def _check_depths(cfg: SweepConfig, wpath: Path, wname: str) -> None:
+    with open_h5(wpath, "workload") as f:
+        gt_k, n = f["neighbors"].shape[1], f["train"].shape[0]
+    deepest = max(cfg.settings["k"])
+    if deepest > gt_k:
+        raise ConfigError(f"{cfg.source}: settings.k: {deepest} is deeper than the ground truth of {wname} "
+                          f"({gt_k} neighbours{' = its base size' if gt_k == n else ''}); use depths up to {gt_k}.")
+
+
+def plan(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, threads_all: int) -> list[Run]:
+    """Every run the sweep covers, with its result file's state against this sweep's definition.
 
     An algorithm is paired only with workloads whose metric it declares.
     """
     runs = []
     for wpath in workloads:
-        name = wformat.attr(wpath, "name") or wpath.stem
+        name = str(wformat.attr(wpath, "name") or wpath.stem)
         metric = wformat.read_metric(wpath)
+        _check_depths(cfg, wpath, name)
+        # a foreign ann-benchmarks file has no stored hash
+        whash = str(wformat.attr(wpath, "content_hash") or wformat.read(wpath).content_hash())
         for alg in cfg.algorithms:
-            if metric not in registry.get(alg.adapter).metrics:
+            cls = registry.get(alg.adapter)
+            if metric not in cls.metrics:
                 continue
             for build in alg.build:
-                runs.append((wpath, str(name), metric, alg, build))
+                for repeat in range(cfg.settings["build_repeats"]):
+                    b = _repeat_build(cls, build, repeat)
+                    d = record.definition(adapter=alg.adapter, build=b, repeat=repeat, queries=alg.query,
+                                          settings=cfg.settings, threads_all=threads_all, workload_hash=whash)
+                    path = record.result_path(results_dir, name, alg.name, b, repeat)
+                    state, why = record.run_state(path, d)
+                    runs.append(Run(wpath, name, metric, alg, b, repeat, path, d, state, why))
     return runs
+
+
+def should_run(run: Run, *, force: bool, retry_failed: bool) -> str | None:
+    """Why ``run`` runs now, or None to keep its result file."""
+    if force:
+        return "--force"
+    if run.state is None:
+        return "; ".join(run.why)
+    if run.state == "failed" and retry_failed:
+        return "--retry-failed"
+    return None
+
+
+def dry_run(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: bool = False,
+            retry_failed: bool = False, threads_all: int | None = None) -> list[str]:
+    """One line per run: what would run and why, or which result file is kept."""
+    lines = []
+    for r in plan(cfg, workloads, results_dir, threads_all=threads_all or available_cores()):
+        why = should_run(r, force=force, retry_failed=retry_failed)
+        what = f"{r.workload_name} {r.algorithm.name} {record.slug(r.build)}" + (f" (repeat {r.repeat})" if r.repeat else "")
+        lines.append(f"run   {what}: {why}" if why else f"keep  {what}: up to date ({r.state})")
+    return lines
 
 
 def remove_stale_temporaries(results_dir: Path) -> None:
@@ -127,35 +194,37 @@ def remove_stale_temporaries(results_dir: Path) -> None:
 def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: bool = False,
           retry_failed: bool = False, threads_all: int | None = None, progress: bool = True) -> list[RunOutcome]:
     threads_all = threads_all or available_cores()
+    build_threads = cfg.settings["build_threads"] or threads_all
     remove_stale_temporaries(results_dir)
-    runs = plan(cfg, workloads)
+    runs = plan(cfg, workloads, results_dir, threads_all=threads_all)
+    if progress and any(should_run(r, force=force, retry_failed=retry_failed) for r in runs):
+        busy = load.idle_check()
+        if busy:
+            warnings.warn(busy, stacklevel=2)
     outcomes = []
-    n_query = sum(len(alg.query) for *_, alg, _ in runs)
+    n_query = sum(len(r.algorithm.query) for r in runs)
     bar = tqdm(total=n_query, desc="sweep", unit="query config", disable=not progress)
-    # computed once per workload (a foreign ann-benchmarks file has no stored hash)
-    hashes = {w: str(wformat.attr(w, "content_hash") or wformat.read(w).content_hash()) for w in workloads}
-    for wpath, wname, metric, alg, build in runs:
-        out = result_path(results_dir, wname, alg.name, build)
-        status = run_status(out, hashes[wpath])
-        if status is not None and not force and (status == "ok" or not retry_failed):
+    for r in runs:
+        alg = r.algorithm
+        if should_run(r, force=force, retry_failed=retry_failed) is None:
             bar.update(len(alg.query))
-            outcomes.append(RunOutcome(out, "skipped", f"{alg.name} {build}: already done ({status})"))
+            outcomes.append(RunOutcome(r.path, "skipped", f"{alg.name} {r.build}: already done ({r.state})"))
             continue
-        bar.set_description(f"{wname} {alg.name}")
+        bar.set_description(f"{r.workload_name} {alg.name}")
         job_dir = Path(tempfile.mkdtemp(prefix="ann-bench-run-"))
         try:
             job = {
-                "workload": str(wpath), "algorithm": alg.adapter, "label": alg.name, "metric": metric, "build": build, "queries": alg.query,
-                "k": cfg.settings["k"], "repeats": cfg.settings["repeats"], "threads_all": threads_all,
-                "build_threads": threads_all, "single_query_limit": cfg.settings["single_query_limit"],
-                "filtered_k": cfg.settings["filtered_k"],
+                "workload": str(r.workload), "algorithm": alg.adapter, "label": alg.name, "metric": r.metric,
+                "build": r.build, "build_repeat": r.repeat, "queries": alg.query, "k": cfg.settings["k"],
+                "repeats": cfg.settings["repeats"], "threads_all": threads_all, "build_threads": build_threads,
+                "single_query_limit": cfg.settings["single_query_limit"], "filtered_k": cfg.settings["filtered_k"],
             }
             (job_dir / "job.json").write_text(json.dumps(job))
             started = time.time()
             code, reason = supervise(job_dir, cfg.settings)
-            summary = write_result(out, job_dir, job, cfg.settings, wpath, wname, workload_hash=hashes[wpath],
-                                   started=started, reason=reason, exit_code=code)
-            outcomes.append(RunOutcome(out, "failed" if reason else "ok", summary))
+            status, summary = record.write_result(r.path, job_dir, job, cfg.settings, r.workload, r.workload_name,
+                                          run_definition=r.definition, started=started, reason=reason, exit_code=code)
+            outcomes.append(RunOutcome(r.path, status, summary))
             tqdm.write(summary) if progress else None
         finally:
             shutil.rmtree(job_dir, ignore_errors=True)

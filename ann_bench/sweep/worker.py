@@ -2,13 +2,24 @@
 
 A fresh process per build means the index's memory (RSS after build minus before) is not
 muddied by earlier indexes, and a crash inside a C extension (a segfault included) ends only
-this run. The worker only measures: it writes raw timings and ids into the job folder, and
-announces each phase in ``status.json`` so the parent can enforce per-phase timeouts. The
-parent computes recall and writes the result file.
+this run. The library is imported and warmed up (JIT compilation, lazy imports) on a tiny
+index *before* the "before" snapshot, so build time and index memory hold only the index;
+the one-off costs are recorded separately.
+
+The worker only measures: for every query configuration and every retrieval depth k it
+times batch search at 1 thread and at all cores and single-query search, keeps each mode's
+answers (the parent scores all of them), and records the parameters the library really used
+(a configuration whose effective parameters repeat an earlier one's at that depth is
+recorded as a duplicate and not measured again). Every file it writes is written whole and
+renamed, so a kill never leaves half a file; ``status.json`` announces each phase so the
+parent can enforce per-phase timeouts. The parent computes recall and writes the result file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import importlib
 import json
 import os
 import resource
@@ -17,10 +28,20 @@ import time
 from pathlib import Path
 
 
+def atomic_write(path: Path, write) -> None:
+    """``write(file object)`` into ``path`` under a temporary name, then rename."""
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        write(fh)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write(path, lambda fh: fh.write(json.dumps(obj).encode()))
+
+
 def _status(job_dir: Path, phase: str) -> None:
-    tmp = job_dir / "status.json.tmp"
-    tmp.write_text(json.dumps({"phase": phase, "since": time.time()}))
-    os.replace(tmp, job_dir / "status.json")
+    write_json(job_dir / "status.json", {"phase": phase, "since": time.time()})
 
 
 def _rss_mb() -> float:
@@ -42,16 +63,17 @@ def _timed(fn, repeats: int):
 
 
 def single_pass(search_one, singles, k: int):
-    """Per-query latencies (s) of one pass of single-query calls; kept minimal on purpose."""
+    """Per-query latencies (s) and answers of one pass of single-query calls; kept minimal on purpose."""
     import numpy as np
 
     lat = np.empty(len(singles))
+    found = [None] * len(singles)
     clock = time.perf_counter
     for i, v in enumerate(singles):
         t0 = clock()
-        search_one(v, k)
+        found[i] = search_one(v, k)
         lat[i] = clock() - t0
-    return lat
+    return lat, found
 
 
 def _exclusions(f, n: int) -> list | None:
@@ -86,6 +108,69 @@ def filtered_passes(index, singles, exclude, k: int, repeats: int) -> dict:
     return {"filtered_ids": pad(found, k), "filtered_latencies": best, "filtered_pass_s": np.array([t.sum() for t in times])}
 
 
+def save_npz(path: Path, raw: dict) -> None:
+    import numpy as np
+
+    atomic_write(path, lambda fh: np.savez(fh, **raw))
+
+
+def npz_name(qi: int, depth: int | str) -> str:
+    return f"query-{qi:03d}-{depth if isinstance(depth, str) else f'k{depth:03d}'}.npz"
+
+
+@contextlib.contextmanager
+def measured_load(record: dict):
+    """Other processes' CPU use while the block runs, into ``record['load']``."""
+    from . import load
+
+    before = load.sample()
+    yield
+    record["load"] = load.between(before, load.sample())
+
+
+def prepare_library(cls, metric: str, dim: int) -> dict:
+    """Import the library and warm it up outside the build's time and memory."""
+    out = {}
+    rss, start = _rss_mb(), time.perf_counter()
+    importlib.import_module(cls.module)
+    out["import_s"], out["import_mb"] = time.perf_counter() - start, _rss_mb() - rss
+    rss, start = _rss_mb(), time.perf_counter()
+    try:
+        cls.warm_up(metric, dim)
+        out["warmup"] = "done"
+    except NotImplementedError:
+        out["warmup"] = "none"  # an adapter without accurate_params: nothing to warm up with
+    except Exception as exc:  # a warm-up is a courtesy; the build itself will show a real problem
+        out["warmup"] = f"failed: {exc}"
+    gc.collect()
+    out["warmup_s"], out["warmup_mb"] = time.perf_counter() - start, _rss_mb() - rss
+    return out
+
+
+def _measure_depth(index, cls, pq, singles, k: int, repeats: int, threads_all: int, status) -> dict:
+    """Batch at 1 thread, batch at all cores and single-query passes at one depth;
+    ``status(mode)`` announces each pass (a timeout applies to each)."""
+    import numpy as np
+
+    from ..threads import set_threads
+
+    status("batch 1 thread")
+    ids_1t, batch1 = _timed(lambda: index.search_batch(pq, k, 1), repeats)
+    raw = {"ids_batch_1t": np.asarray(ids_1t, dtype=np.int64), "batch_1t_s": np.array(batch1), "batch_nt_s": np.zeros(0)}
+    if cls.threaded_batch and threads_all > 1:
+        status(f"batch {threads_all} threads")
+        ids_nt, batch_n = _timed(lambda: index.search_batch(pq, k, threads_all), repeats)
+        raw |= {"ids_batch_nt": np.asarray(ids_nt, dtype=np.int64), "batch_nt_s": np.array(batch_n)}
+    set_threads(1)  # the all-cores batch pass raised the libraries' thread counts
+    from .adapters.base import pad
+
+    status("single")
+    passes = [single_pass(index.search_one, singles, k) for _ in range(repeats)]
+    best = min((lat for lat, _ in passes), key=lambda lat: lat.sum())
+    return raw | {"ids_single": pad(passes[0][1], k), "latencies": best,
+                  "single_pass_s": np.array([lat.sum() for lat, _ in passes])}
+
+
 def run(job_dir: Path) -> None:
     job = json.loads((job_dir / "job.json").read_text())
     threads_all = int(job["threads_all"])
@@ -93,65 +178,90 @@ def run(job_dir: Path) -> None:
 
     set_threads(1)  # every library starts at one thread; batch-all-cores raises it per call
     import h5py
-    import numpy as np
 
     from . import registry
 
+    cls = registry.get(job["algorithm"])
+    _status(job_dir, "build: import and warm-up")
+    with h5py.File(job["workload"], "r") as f:
+        dim = f["train"].shape[1]
+    meta = prepare_library(cls, job["metric"], dim)
     with h5py.File(job["workload"], "r") as f:
         base = f["train"][()]
         queries = f["test"][()]
+        self_ids = f["self_ids"][()] if "self_ids" in f else None
         exclude = _exclusions(f, min(len(queries), job["single_query_limit"])) if job.get("filtered_k") else None
-    cls = registry.get(job["algorithm"])
+    # an item-to-item query is in the base: ask for one more answer, the parent drops the query itself
+    extra = 1 if self_ids is not None and (self_ids >= 0).any() else 0
     _status(job_dir, "build")
-    rss_before = _rss_mb()
-    start = time.perf_counter()
-    index = cls(job["metric"], base.shape[1], threads=job["build_threads"], **job["build"])
-    index.fit(base)
-    build_s = time.perf_counter() - start
-    rss_after = _rss_mb()
+    build_record: dict = {}
+    with measured_load(build_record):
+        rss_before = _rss_mb()
+        start = time.perf_counter()
+        index = cls(job["metric"], base.shape[1], threads=job["build_threads"], **job["build"])
+        index.fit(base)
+        build_s = time.perf_counter() - start
+        rss_after = _rss_mb()
+    n_base = len(base)
     del base  # the index's own copy (if any) stays; the workload copy is not the index's memory
-    serialized = None
-    save_path = job_dir / "index.bin"
-    try:
-        if index.save(str(save_path)):
-            serialized = sum(p.stat().st_size for p in ([save_path] if save_path.is_file() else save_path.rglob("*")) if p.is_file())
-    except Exception as exc:  # serialisation is informative only; never fail the run on it
-        serialized = None
-        print(f"could not serialise the index: {exc}", file=sys.stderr)
-    finally:
-        import shutil
+    meta |= {"build_s": build_s, "rss_before_build_mb": rss_before, "rss_after_build_mb": rss_after,
+             "index_mb": rss_after - rss_before, "serialized_bytes": _serialized_size(index, job_dir),
+             "build_threads": job["build_threads"], "build_load": build_record["load"],
+             "effective_build": index.effective_build(), "asked_extra": extra, "queries": []}
+    write_json(job_dir / "meta.json", meta)
 
-        shutil.rmtree(save_path, ignore_errors=True) if save_path.is_dir() else save_path.unlink(missing_ok=True)
-    meta = {
-        "build_s": build_s, "rss_before_build_mb": rss_before, "rss_after_build_mb": rss_after,
-        "index_mb": rss_after - rss_before, "serialized_bytes": serialized, "build_threads": job["build_threads"],
-    }
-    (job_dir / "meta.json").write_text(json.dumps(meta))
-
-    k, repeats = int(job["k"]), int(job["repeats"])
+    repeats, depths = int(job["repeats"]), sorted(int(k) for k in job["k"])
+    seen: dict = {}  # (depth, effective params) -> the first query configuration that used them
     for qi, qparams in enumerate(job["queries"]):
         index.set_query_params(**qparams)
         pq = index.prepare_queries(queries)
         singles = index.split_queries(pq[: job["single_query_limit"]])
-        _status(job_dir, f"query {qi} batch 1 thread")
-        ids, batch1 = _timed(lambda: index.search_batch(pq, k, 1), repeats)
-        batch_n = []
-        if cls.threaded_batch and threads_all > 1:
-            _status(job_dir, f"query {qi} batch {threads_all} threads")
-            _, batch_n = _timed(lambda: index.search_batch(pq, k, threads_all), repeats)
-        set_threads(1)  # the all-cores batch pass raised the libraries' thread counts
-        _status(job_dir, f"query {qi} single")
-        passes = [single_pass(index.search_one, singles, k) for _ in range(repeats)]
-        best = min(passes, key=lambda lat: lat.sum())
-        raw = {"ids": np.asarray(ids, dtype=np.int64), "latencies": best, "single_pass_s": np.array([p.sum() for p in passes]),
-               "batch_1t_s": np.array(batch1), "batch_nt_s": np.array(batch_n)}
+        record: dict = {"depths": {}}
+        for depth in depths:
+            asked = min(depth + extra, n_base)
+            eff = index.effective_query(asked)
+            key = (depth, json.dumps(eff, sort_keys=True))
+            rec = {"effective": eff, "asked": asked, "duplicate_of": seen.get(key)}
+            record["depths"][str(depth)] = rec
+            if rec["duplicate_of"] is not None:
+                continue  # the library would run exactly the configuration measured already
+            seen[key] = qi
+            with measured_load(rec):
+                raw = _measure_depth(index, cls, pq, singles, asked, repeats, threads_all,
+                                     lambda mode: _status(job_dir, f"query {qi} k={depth} {mode}"))
+            save_npz(job_dir / npz_name(qi, depth), raw)
         if exclude is not None:
-            _status(job_dir, f"query {qi} filtered")
-            raw |= filtered_passes(index, singles, exclude, int(job["filtered_k"]), repeats)
-        np.savez(job_dir / f"query-{qi:03d}.npz", **raw)
+            fk = int(job["filtered_k"])
+            eff = index.effective_query(fk)
+            key = ("filtered", json.dumps(eff, sort_keys=True))
+            rec = record["filtered"] = {"effective": eff, "asked": fk, "duplicate_of": seen.get(key)}
+            if rec["duplicate_of"] is None:
+                seen[key] = qi
+                _status(job_dir, f"query {qi} filtered")
+                with measured_load(rec):
+                    raw = filtered_passes(index, singles, exclude, fk, repeats)
+                save_npz(job_dir / npz_name(qi, "filtered"), raw)
+        meta["queries"].append(record)
+        write_json(job_dir / "meta.json", meta)
     meta["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    (job_dir / "meta.json").write_text(json.dumps(meta))
+    write_json(job_dir / "meta.json", meta)
     _status(job_dir, "done")
+
+
+def _serialized_size(index, job_dir: Path) -> int | None:
+    """Bytes of the serialised index, if the library can write one (informative only)."""
+    import shutil
+
+    path = job_dir / "index.bin"
+    try:
+        if index.save(str(path)):
+            files = [path] if path.is_file() else path.rglob("*")
+            return sum(p.stat().st_size for p in files if p.is_file())
+    except Exception as exc:  # never fail the run on it
+        print(f"could not serialise the index: {exc}", file=sys.stderr)
+    finally:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    return None
 
 
 if __name__ == "__main__":

@@ -110,12 +110,12 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
     for kind, metric in spec.jobs():
         name = workload_name(p.name, kind, metric, spec.scale)
         if kind == "u2i":
-            queries, query_ids, exclude = users, vec["user_ids"], None
+            queries, query_ids, exclude, self_ids = users, vec["user_ids"], None, None
             queries = queries[users_q]
             query_ids = query_ids[users_q]
             rel, seen_r = wformat.Ragged.from_lists(relevant), wformat.Ragged.from_lists(seen)
         else:
-            queries, query_ids, exclude = items[i2i_q], item_ids[i2i_q], i2i_q
+            queries, query_ids, exclude, self_ids = items[i2i_q], item_ids[i2i_q], i2i_q, i2i_q
             rel = seen_r = None
         start = time.perf_counter()
         ids, dists = exact_knn(queries, items, spec.k, metric, exclude=exclude, progress=progress)
@@ -125,7 +125,7 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
         w = wformat.Workload(
             name=name, metric=metric, train=items, test=queries, neighbors=ids, distances=dists,
             item_ids=item_ids, item_titles=titles, query_ids=query_ids, relevant=rel, seen=seen_r,
-            filtered_neighbors=f_ids, filtered_distances=f_dists,
+            filtered_neighbors=f_ids, filtered_distances=f_dists, self_ids=self_ids,
             attrs=common | {"kind": kind, "k": spec.k, "ground_truth_seconds": time.perf_counter() - start},
         )
         paths.append(wformat.write(w, out_dir / f"{name}.hdf5"))

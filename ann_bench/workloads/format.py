@@ -22,7 +22,7 @@ from ..errors import DataError
 from ..h5util import STR, atomic_h5, open_h5, set_json
 from .groundtruth import METRICS
 
-FORMAT_VERSION = 2  # 2: filtered ground truth (optional; version-1 files read the same)
+FORMAT_VERSION = 3  # 2: filtered ground truth; 3: self_ids (item-to-item queries' own rows)
 # ann-benchmarks' names for our metrics, and the names we accept when reading
 _TO_ANNB = {"ip": "ip", "cosine": "angular", "l2": "euclidean"}
 _FROM_ANNB = {"ip": "ip", "dot": "ip", "inner_product": "ip", "angular": "cosine", "cosine": "cosine", "euclidean": "l2", "l2": "l2"}
@@ -67,6 +67,10 @@ class Workload:
     # exact top-k of each query with its ``seen`` items excluded (filtered search)
     filtered_neighbors: np.ndarray | None = None
     filtered_distances: np.ndarray | None = None
+    # each query's own row in the base (-1: none): an item-to-item query is an item of the
+    # base, and is never one of its own answers (the ground truth leaves it out; the sweep
+    # asks the index for one more answer and drops it)
+    self_ids: np.ndarray | None = None
     attrs: dict = field(default_factory=dict)
 
     @property
@@ -76,7 +80,7 @@ class Workload:
     def content_hash(self) -> str:
         """Identifies the vectors, metric and ground truth (not the file's metadata)."""
         h = hashlib.sha256(self.metric.encode())
-        for a in (self.train, self.test, self.neighbors, self.filtered_neighbors):
+        for a in (self.train, self.test, self.neighbors, self.filtered_neighbors, self.self_ids):
             if a is None:
                 continue
             h.update(str(a.shape).encode())
@@ -102,6 +106,8 @@ def write(w: Workload, path: Path) -> Path:
         if w.filtered_neighbors is not None:
             f.create_dataset("filtered_neighbors", data=np.asarray(w.filtered_neighbors, dtype=np.int32))
             f.create_dataset("filtered_distances", data=np.asarray(w.filtered_distances, dtype=np.float32))
+        if w.self_ids is not None:
+            f.create_dataset("self_ids", data=np.asarray(w.self_ids, dtype=np.int32))
         if w.item_ids is not None:
             f.create_dataset("item_ids", data=w.item_ids)
         if w.item_titles is not None:
@@ -142,6 +148,12 @@ def validate(w: Workload, path: Path | str = "workload") -> None:
         r = getattr(w, key)
         if r is not None and len(r) != len(w.test):
             bad(f"'{key}' has {len(r)} rows, expected one per query ({len(w.test)}).")
+    if w.self_ids is not None:
+        s = np.asarray(w.self_ids)
+        if s.shape != (len(w.test),) or (s.size and (s.min() < -1 or s.max() >= len(w.train))):
+            bad(f"'self_ids' must hold one base row (or -1) per query ({len(w.test)}).")
+        if (w.neighbors == s[:, None]).any():
+            bad("'neighbors' holds a query's own id ('self_ids'): the ground truth must leave it out.")
     if w.filtered_neighbors is not None:
         fn, fd = w.filtered_neighbors, w.filtered_distances
         if w.seen is None or fd is None or fn.shape[0] != len(w.test) or fd.shape != fn.shape:
@@ -171,10 +183,14 @@ def read(path: Path) -> Workload:
                 seen=_ragged(f, "seen"),
                 filtered_neighbors=f["filtered_neighbors"][()].astype(np.int32) if "filtered_neighbors" in f else None,
                 filtered_distances=f["filtered_distances"][()].astype(np.float32) if "filtered_distances" in f else None,
+                self_ids=f["self_ids"][()].astype(np.int64) if "self_ids" in f else None,
                 attrs={k: _attr_value(v) for k, v in f.attrs.items() if k not in _PLAIN_ATTRS},
             )
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"{path} is truncated or corrupt ({exc}); rebuild it with `ann-bench workloads`.") from None
+    if w.attrs.get("kind") == "i2i" and w.self_ids is None:
+        raise DataError(f"{path}: an item-to-item workload from an older ann-bench (no 'self_ids', so a query would be "
+                        "scored against itself); rebuild it with `ann-bench workloads build`.")
     validate(w, path)
     return w
 

@@ -22,6 +22,7 @@ class Annoy(Adapter):
     }
     query_params = {"search_k": Param(int, -1, min=-1, help="nodes inspected per query (-1: n_trees * k)")}
     threaded_batch = False  # Annoy has no batch call: a batch is a loop of single queries
+    seed_param = "seed"
 
     def _fit(self, x):
         from annoy import AnnoyIndex
@@ -34,6 +35,9 @@ class Annoy(Adapter):
 
     def _set_query(self, search_k):
         self._search_k = search_k
+
+    def effective_query(self, k):
+        return {"search_k": self._search_k if self._search_k > 0 else self.params["n_trees"] * k}
 
     def search_batch(self, q, k, threads):
         get = self.index.get_nns_by_vector

@@ -4,7 +4,14 @@ Lifecycle: ``Adapter(metric, dim, **build_params)`` -> ``fit(base)`` ->
 ``set_query_params(**query_params)`` -> ``search_batch(queries, k, threads)`` /
 ``search_one(query, k)`` / ``search_one_filtered(query, k, exclude)``. Queries go through
 ``prepare_queries`` once, outside any timed loop, so ``search_one`` is a thin call into the
-library.
+library. Searching before ``fit`` raises :class:`NotFittedError`.
+
+Each adapter reports the parameters the library really used (:meth:`Adapter.effective_query`:
+hnswlib searches with ``max(ef, k)``, so ``ef=10`` at k = 100 is ``ef=100``), declares
+truthfully whether its batch search runs on several threads (``threaded_batch``) and
+whether a one-thread build is reproducible (``deterministic``), and names the build
+parameter that seeds it (``seed_param``), so repeated builds can draw other seeds. The
+conformance suite (``tests/test_adapters.py``) checks every one of these claims.
 
 Each adapter declares, per metric it supports, whether the library handles it natively or
 through a reduction (cosine = normalise the vectors, then inner product). A library without
@@ -17,12 +24,16 @@ from typing import ClassVar
 
 import numpy as np
 
-from ...errors import ConfigError
+from ...errors import AnnBenchError, ConfigError
 from ..params import Param, check_params
 
 NATIVE = "native"
 NORMALIZE_IP = "normalize+ip"
 ALL_NATIVE = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
+
+
+class NotFittedError(AnnBenchError):
+    """An index was searched before it was built."""
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
@@ -37,8 +48,9 @@ class Adapter:
     metrics: ClassVar[dict[str, str]]  # workload metric -> NATIVE or NORMALIZE_IP
     build_params: ClassVar[dict[str, Param]] = {}
     query_params: ClassVar[dict[str, Param]] = {}
-    deterministic: ClassVar[bool] = True  # same data + params -> same answers
-    threaded_batch: ClassVar[bool] = True  # batch search can use several threads
+    deterministic: ClassVar[bool] = True  # same data + params, 1 build thread -> same answers
+    threaded_batch: ClassVar[bool] = True  # batch search really runs on several threads
+    seed_param: ClassVar[str | None] = None  # the build parameter that seeds the build, if any
     exact: ClassVar[bool] = False  # exact search (the baseline an index must beat)
     native_filter: ClassVar[bool] = False  # the library skips excluded ids while searching
 
@@ -48,6 +60,11 @@ class Adapter:
         self.metric, self.dim, self.threads = metric, dim, threads
         self.params = check_params(params, self.build_params, f"{self.name}.build")
         self.query = {}
+        # until fit() replaces them: searching an index that was never built is a clear error
+        self.search_batch = self.search_one = self.search_one_filtered = self._not_fitted
+
+    def _not_fitted(self, *args, **kwargs):
+        raise NotFittedError(f"{self.name}: search called before fit(); build the index first.")
 
     @property
     def reduced(self) -> bool:
@@ -67,10 +84,37 @@ class Adapter:
     def fit(self, x: np.ndarray) -> None:
         self.n_base = len(x)
         self._fit(self.prepare_base(x))
+        for name in ("search_batch", "search_one", "search_one_filtered"):
+            self.__dict__.pop(name, None)
 
     def set_query_params(self, **params) -> None:
+        if not hasattr(self, "n_base"):
+            self._not_fitted()
         self.query = check_params(params, self.query_params, f"{self.name}.query")
         self._set_query(**self.query)
+
+    def effective_query(self, k: int) -> dict:
+        """The query parameters the library really uses when asked for ``k`` answers
+        (after :meth:`set_query_params`). Override where the library changes them."""
+        return dict(self.query)
+
+    def effective_build(self) -> dict:
+        """The build parameters the library really used (after :meth:`fit`)."""
+        return dict(self.params)
+
+    @classmethod
+    def warm_up(cls, metric: str, dim: int) -> None:
+        """Pay the library's one-off costs (lazy imports, JIT compilation) on a tiny index,
+        so that a measured build and its memory hold only the index. The default builds
+        and searches the adapter's :meth:`accurate_params` index on 500 random vectors."""
+        build, query = cls.accurate_params(500)
+        x = np.random.default_rng(0).standard_normal((500, dim)).astype(np.float32)
+        index = cls(metric, dim, threads=1, **build)
+        index.fit(x)
+        index.set_query_params(**query)
+        pq = index.prepare_queries(x[:4])
+        index.search_batch(pq, 10, 1)
+        index.search_one(index.split_queries(pq)[0], 10)
 
     # --- what each library implements -------------------------------------------------
     def _fit(self, x: np.ndarray) -> None:

@@ -123,7 +123,10 @@ class FaissHNSW(_Faiss):
 
 
 class _FaissIVF(_Faiss):
-    query_params = {"nprobe": Param(int, 1, min=1, help="inverted lists visited per query")}
+    query_params = {"nprobe": Param(int, 1, min=1, help="inverted lists visited per query (at most nlist)")}
+
+    def effective_query(self, k):
+        return self.query | {"nprobe": min(self.query["nprobe"], self.params["nlist"])}
 
     def factory(self) -> str:
         raise NotImplementedError
@@ -199,6 +202,12 @@ class FaissIVFPQ(_FaissIVF):
         ps.set_index_parameter(self.index, "nprobe", nprobe)
         if self.params["refine"]:
             faiss.downcast_index(self.index).k_factor = k_factor
+
+    def effective_query(self, k):
+        eff = super().effective_query(k)
+        if not self.params["refine"]:
+            eff.pop("k_factor")  # only a refine stage re-ranks candidates
+        return eff
 
     def search_params(self, sel):
         import faiss

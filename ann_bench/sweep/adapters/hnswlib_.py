@@ -20,7 +20,8 @@ class Hnswlib(Adapter):
         "ef_construction": Param(int, 200, min=1, help="candidate list size while building"),
         "seed": Param(int, 100, help="random seed of the level assignment"),
     }
-    query_params = {"ef": Param(int, 10, min=1, help="candidate list size while searching (>= k is used)")}
+    query_params = {"ef": Param(int, 10, min=1, help="candidate list size while searching (hnswlib uses max(ef, k))")}
+    seed_param = "seed"
 
     def _fit(self, x):
         import hnswlib
@@ -33,6 +34,9 @@ class Hnswlib(Adapter):
 
     def _set_query(self, ef):
         self.index.set_ef(ef)
+
+    def effective_query(self, k):
+        return {"ef": max(self.query["ef"], k)}  # hnswlib never searches with ef < k
 
     def search_batch(self, q, k, threads):
         ids, _ = self.index.knn_query(q, k=k, num_threads=threads)  # hnswlib searches with max(ef, k)

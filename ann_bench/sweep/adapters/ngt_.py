@@ -36,9 +36,16 @@ class NGT(Adapter):
 
     def _set_query(self, epsilon):
         self._eps = epsilon
+        self.index.set(epsilon=epsilon)  # batch_search reads it from the index
 
     def search_batch(self, q, k, threads):
-        return pad([[i for i, _ in self.index.search(v, size=k, epsilon=self._eps)] for v in q], k)
+        import ngtpy
+        from threadpoolctl import threadpool_limits
+
+        results = ngtpy.BatchResults()
+        with threadpool_limits(limits=threads, user_api="openmp"):  # NGT's batch search is an OpenMP loop
+            self.index.batch_search(q, results, k, with_distance=False)
+        return pad(list(results.get_ids()), k)
 
     def search_one(self, v, k):
         return [i for i, _ in self.index.search(v, size=k, epsilon=self._eps)]

@@ -23,6 +23,7 @@ class PyNNDescent(Adapter):
     query_params = {"epsilon": Param(float, 0.1, min=0.0, help="search expansion")}
     deterministic = False
     threaded_batch = False  # numba-parallel build; queries run in one thread
+    seed_param = "seed"
 
     def _fit(self, x):
         from pynndescent import NNDescent

@@ -21,7 +21,6 @@ class ScaNN(Adapter):
         "dims_per_block": Param(int, 2, min=1, help="dimensions per quantisation block"),
         "reorder": Param(int, 100, min=0, help="candidates kept for exact re-scoring (0: none)"),
         "training_sample_size": Param(int, 100_000, min=1),
-        "seed": Param(int, 0),
     }
     query_params = {
         "leaves_to_search": Param(int, 1, min=1, help="partitions searched per query"),
@@ -48,6 +47,17 @@ class ScaNN(Adapter):
 
     def _set_query(self, leaves_to_search, reorder_k):
         self._leaves, self._reorder = leaves_to_search, reorder_k
+
+    def effective_build(self):
+        n = self.n_base
+        return self.params | {"num_leaves": min(self.params["num_leaves"], n),
+                              "training_sample_size": min(self.params["training_sample_size"], n)}
+
+    def effective_query(self, k):
+        eff = {"leaves_to_search": min(self._leaves, self.effective_build()["num_leaves"])}
+        if self.params["reorder"]:
+            eff["reorder_k"] = max(self._reorder, k)  # ScaNN re-scores at least the k answers
+        return eff
 
     def search_batch(self, q, k, threads):
         self.searcher.set_num_threads(threads)

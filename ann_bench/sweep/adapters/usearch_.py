@@ -21,7 +21,7 @@ class USearch(Adapter):
         "M": Param(int, 16, min=2, max=512, help="connectivity"),
         "ef_construction": Param(int, 128, min=1, help="expansion_add"),
     }
-    query_params = {"ef": Param(int, 64, min=1, help="expansion_search")}
+    query_params = {"ef": Param(int, 64, min=1, help="expansion_search (USearch uses max(ef, k))")}
 
     def _fit(self, x):
         from usearch.index import Index
@@ -32,6 +32,9 @@ class USearch(Adapter):
 
     def _set_query(self, ef):
         self.index.expansion_search = ef
+
+    def effective_query(self, k):
+        return {"ef": max(self.query["ef"], k)}
 
     def search_batch(self, q, k, threads):
         m = self.index.search(q, k, threads=threads)

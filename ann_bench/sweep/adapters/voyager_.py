@@ -20,7 +20,8 @@ class Voyager(Adapter):
         "ef_construction": Param(int, 200, min=1),
         "seed": Param(int, 1),
     }
-    query_params = {"ef": Param(int, 10, min=1, help="query_ef")}
+    query_params = {"ef": Param(int, 10, min=1, help="query_ef (Voyager uses max(ef, k))")}
+    seed_param = "seed"
 
     def _fit(self, x):
         from voyager import Index, Space
@@ -32,6 +33,9 @@ class Voyager(Adapter):
 
     def _set_query(self, ef):
         self._ef = ef
+
+    def effective_query(self, k):
+        return {"ef": max(self._ef, k)}
 
     def search_batch(self, q, k, threads):
         ids, _ = self.index.query(q, k=k, num_threads=threads, query_ef=max(self._ef, k))
