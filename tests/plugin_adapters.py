@@ -70,3 +70,45 @@ class LeakyFilter(NumpyBruteForce):
 
     def search_one_filtered(self, v, k, exclude):
         return self.search_one(v, k)
+
+
+@register
+class SelfFirst(NumpyBruteForce):
+    """Returns the query's own item first, then the farthest items: on an item-to-item workload
+    only the query item is "near", so every real neighbour is missed."""
+
+    name = "test-self-first"
+
+    def search_batch(self, q, k, threads):
+        scores = self._scores(q)
+        order = np.argsort(scores, axis=1)  # ascending: farthest first
+        return np.concatenate([order[:, -1:], order[:, : k - 1]], axis=1)
+
+
+@register
+class BadSingles(NumpyBruteForce):
+    """Exact in batch mode, wrong one query at a time: only scoring every mode shows it."""
+
+    name = "test-bad-singles"
+
+    def search_one(self, v, k):
+        return np.arange(k)
+
+
+@register
+class HeavyImport(NumpyBruteForce):
+    """A library whose import takes memory (like a JIT runtime) and whose first use is slow."""
+
+    name = "test-heavy-import"
+    module = "heavy_import_lib"
+
+    def _fit(self, x):
+        import heavy_import_lib  # noqa: F401
+
+        super()._fit(x)
+
+    @classmethod
+    def warm_up(cls, metric, dim):
+        import heavy_import_lib
+
+        heavy_import_lib.compile()

@@ -1,12 +1,18 @@
 """Conformance: every registered adapter, on every metric it declares, at its most
-accurate settings, finds the true neighbours, returns valid ids, honours k and (where the
-library is deterministic) gives the same answer twice. Like scikit-learn's check_estimator."""
+accurate settings, built with all cores as well as with one, finds the true neighbours,
+returns valid ids, honours k (up to the whole base), takes float64 input, refuses to search
+before it is built, reports the parameters the library really used, and keeps each of its
+declared promises: a deterministic adapter gives the same answer twice from one-thread
+builds, and a threaded batch search really runs in parallel. Like scikit-learn's
+check_estimator: what the sweep does, checked against every adapter."""
 
 import numpy as np
 import pytest
 
 from ann_bench.errors import ConfigError
 from ann_bench.sweep import registry
+from ann_bench.sweep.adapters.base import NotFittedError
+from ann_bench.threads import available_cores
 from ann_bench.workloads.groundtruth import exact_knn
 
 N, NQ, DIM, K = 2_000, 50, 16, 10
@@ -40,7 +46,7 @@ def test_adapter_conformance(name, metric, data):
     build, query = cls.accurate_params(N)
     truth, _ = exact_knn(q, x, K, metric)
 
-    index = cls(metric, DIM, threads=1, **build)
+    index = cls(metric, DIM, threads=max(2, available_cores()), **build)  # a build with all cores
     index.fit(x)
     index.set_query_params(**query)
     pq = index.prepare_queries(q)
@@ -64,11 +70,108 @@ def test_adapter_conformance(name, metric, data):
     filtered = [np.asarray(index.search_one_filtered(v, K, ex), dtype=np.int64) for v, ex in zip(singles, exclude)]
     assert all(len(row) <= K and not np.isin(row, ex).any() for row, ex in zip(filtered, exclude)), "excluded id returned"
     assert recall(filtered, f_truth) >= 0.95, f"filtered recall@{K} {recall(filtered, f_truth):.3f} < 0.95"
+    # the parameters the library reports having used give exactly the same answers
+    for k in (1, K):
+        eff = index.effective_query(k)
+        assert set(eff) <= set(cls.query_params), f"effective parameters {eff} are not query parameters"
+        index.set_query_params(**query)
+        asked = index.search_batch(pq, k, threads=1)
+        index.set_query_params(**eff)
+        np.testing.assert_array_equal(index.search_batch(pq, k, threads=1), asked, err_msg=f"effective {eff} at k={k}")
+    # one-thread builds from float64 input (the sweep's reproducible builds): the same answers
+    # twice where the adapter says it is deterministic, good answers in any case
+    one = cls(metric, DIM, threads=1, **build)
+    one.fit(x.astype(np.float64))
+    one.set_query_params(**query)
+    first = one.search_batch(one.prepare_queries(q.astype(np.float64)), K, threads=1)
+    assert recall(first, truth) >= 0.95, "float64 input"
     if cls.deterministic:
         again = cls(metric, DIM, threads=1, **build)
         again.fit(x)
         again.set_query_params(**query)
-        np.testing.assert_array_equal(again.search_batch(pq, K, threads=1), batch)
+        np.testing.assert_array_equal(again.search_batch(pq, K, threads=1), first, err_msg="declared deterministic")
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_search_before_fit_and_k_up_to_the_whole_base(name):
+    if not registry.installed(name):
+        pytest.skip(f"{name}'s library is not installed")
+    cls = registry.get(name)
+    metric = next(iter(cls.metrics))
+    build, query = cls.accurate_params(40)
+    index = cls(metric, 8, threads=1, **build)
+    q = np.random.default_rng(2).standard_normal((5, 8)).astype(np.float32)
+    for call in (lambda: index.search_batch(q, 3, 1), lambda: index.search_one(q[0], 3), lambda: index.set_query_params(**query)):
+        with pytest.raises(NotFittedError, match="before fit"):
+            call()
+    # the sweep asks for at most the whole base (depth + 1 for an item-to-item query, capped)
+    x = np.random.default_rng(3).standard_normal((40, 8)).astype(np.float32)
+    index.fit(x)
+    index.set_query_params(**query)
+    out = index.search_batch(index.prepare_queries(q), 40, threads=1)
+    assert out.shape == (5, 40) and ((out >= -1) & (out < 40)).all()
+    assert all(len(set(row[row >= 0])) == len(row[row >= 0]) >= 10 for row in out), "duplicate or too few ids"
+
+
+HNSW_EF = {"hnswlib": "ef", "usearch": "ef", "voyager": "ef", "faiss-hnsw": "ef_search", "nmslib-hnsw": "ef"}
+
+
+@pytest.mark.parametrize("name", sorted(HNSW_EF))
+def test_ef_below_k_is_reported_as_the_ef_the_library_used(name, data):
+    """hnswlib, USearch and Voyager search with max(ef, k); faiss and nmslib honour a small ef.
+    Two settings give the same answers exactly when their effective parameters are equal."""
+    if not registry.installed(name):
+        pytest.skip(f"{name}'s library is not installed")
+    x, q = data
+    cls = registry.get(name)
+    index = cls("l2", DIM, threads=1, M=8, ef_construction=100)
+    index.fit(x)
+    pq = index.prepare_queries(q)
+    answers, effective = [], []
+    for ef in (10, 100):
+        index.set_query_params(**{HNSW_EF[name]: ef})
+        answers.append(index.search_batch(pq, 100, threads=1))
+        effective.append(index.effective_query(100))
+    assert np.array_equal(answers[0], answers[1]) == (effective[0] == effective[1]), effective
+
+
+@pytest.mark.skipif(available_cores() < 2, reason="needs 2 cores")
+@pytest.mark.parametrize("name", [n for n in registry.names() if registry.get(n).threaded_batch])
+def test_a_threaded_batch_search_runs_in_parallel(name):
+    """An adapter that declares threaded batch search keeps more than one core busy and
+    finishes sooner with all cores than with one (process CPU time over wall time)."""
+    import time
+
+    if not registry.installed(name):
+        pytest.skip(f"{name}'s library is not installed")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((10_000, 32)).astype(np.float32)
+    q = rng.standard_normal((2_000, 32)).astype(np.float32)
+    cls = registry.get(name)
+    build, query = cls.accurate_params(len(x))
+    index = cls(next(iter(cls.metrics)), 32, threads=2, **build)
+    index.fit(x)
+    index.set_query_params(**query)
+    pq = index.prepare_queries(q)
+
+    def timed(threads):
+        best = (np.inf, 0.0)
+        for _ in range(3):
+            w, c = time.perf_counter(), time.process_time()
+            index.search_batch(pq, 10, threads)
+            w, c = time.perf_counter() - w, time.process_time() - c
+            best = min(best, (w, c))
+        return best
+
+    from ann_bench.sweep import load
+
+    before = load.sample()
+    (w1, _), (w2, c2) = timed(1), timed(2)
+    busy = load.between(before, load.sample())
+    if load.contended(busy):  # another process had a core: neither the parallelism nor the speed-up can show
+        pytest.skip(f"other processes used {busy['other_cores']:.2f} cores while timing")
+    assert c2 / w2 > 1.3, f"{name}: all-cores batch kept {c2 / w2:.2f} cores busy"
+    assert w2 < 0.9 * w1, f"{name}: all-cores batch {w2:.3f} s vs 1 thread {w1:.3f} s"
 
 
 def test_unknown_algorithm_and_parameter_are_named():
