@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..results.table import gather
 from .plots import all_plots
-from .tables import best_at_targets, markdown, recommend
+from .tables import best_at_targets, markdown, recommend, repeat_spread, warnings_table
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -101,7 +101,11 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
              "<h1>ann-bench report</h1>",
              f"<p>Generated {html.escape(time.strftime('%Y-%m-%d %H:%M'))} by <code>ann-bench report</code> from "
              f"{df['file'].nunique()} result files ({len(df)} rows). QPS in tables: <b>{html.escape(qps)}</b>; "
-             f"recall targets on Recall@10.</p>",
+             "recall targets on Recall@10, read at retrieval depth k = 10 (the index asked for the top 10; "
+             "ann-benchmarks' k-NN recall, distances within the 10th true distance + 0.001). Points and rows are "
+             "labelled with the parameters the library really used; a configuration that repeats another's is "
+             "left out. <code>flags</code> marks rows measured while other processes used the CPU "
+             "(<i>contended</i>) or whose timed modes disagreed on recall by more than 0.01.</p>",
              "<h2>Machine</h2>", _table_html(pd.DataFrame([meta.get("machine", {})])),
              "<h3>Library versions</h3>", _table_html(pd.DataFrame([meta.get("versions", {})])),
              f"<p>Threads: {html.escape(json.dumps(meta.get('threads', {})))}; settings: "
@@ -124,6 +128,15 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
         parts.append("</div><h3>Best QPS at each recall target</h3>")
         w = best[best["workload"] == workload].drop(columns=["workload"]) if len(best) else best
         parts.append(_table_html(w) if len(w) else "<p>No configuration reached the targets.</p>")
+    warn = warnings_table(df)
+    parts += ["<h2>Measurement warnings</h2>",
+              f"<p>{len(warn)} measured configurations carry a flag.</p>" + (_table_html(warn) if len(warn) else "")]
+    spread = repeat_spread(df, qps=qps)
+    if len(spread):
+        spread.to_csv(tables_dir / "build-repeat-spread.csv", index=False)
+        parts += ["<h2>Spread over repeated builds</h2>",
+                  "<p>Each configuration built several times, each with the next seed (<code>settings.build_repeats</code>): "
+                  "the range of Recall@10, QPS and build time between the builds.</p>", _table_html(spread)]
     parts += ["<h2>Failed runs</h2>", _table_html(failed) if len(failed) else "<p>None.</p>", _IMAGE_CHECK, "</body></html>"]
     index = out_dir / "index.html"
     index.write_text("\n".join(parts))

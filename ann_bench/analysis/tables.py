@@ -89,6 +89,45 @@ def recommend(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_si
     return pd.DataFrame(rows)
 
 
+def warnings_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Measured configurations with a flag: taken while other processes used the CPU, or
+    whose timed modes disagreed on recall."""
+    rows = []
+    for search in ("knn", "filtered"):
+        d = measured(df, search=search)
+        for _, r in d.iterrows():
+            f = flags(r)
+            if f:
+                rows.append({"workload": r["workload"], "algorithm": r["algorithm"], "build_params": r["build_params"],
+                             "search": search, "k": r["k"], "query_params": r["query_params"], "flags": f,
+                             "load_other_cores": r.get("load_other_cores"), "mode_recall_spread": r.get("mode_recall_spread")})
+    return pd.DataFrame(rows)
+
+
+def _without_seed(adapter: str, build_params: str) -> str:
+    try:
+        seed = registry.get(adapter).seed_param
+    except Exception:  # an adapter from a plugin no longer installed
+        seed = None
+    prefixes = ("repeat=",) + ((f"{seed}=",) if seed else ())
+    return ",".join(p for p in build_params.split(",") if not p.startswith(prefixes))
+
+
+def repeat_spread(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_single") -> pd.DataFrame:
+    """Configurations built more than once (``settings.build_repeats``, each with the next
+    seed): how far recall, speed and build time moved between the builds."""
+    d = view(df, recall)
+    if d.empty or "build_repeat" not in d or d["build_repeat"].max() == 0:
+        return pd.DataFrame()
+    d = d.assign(config=[_without_seed(a, b) for a, b in zip(d["adapter"], d["build_params"])])
+    g = d.groupby(["workload", "algorithm", "config", "query_params"])
+    out = g.agg(builds=("build_repeat", "nunique"), recall_min=(recall, "min"), recall_max=(recall, "max"),
+                qps_min=(qps, "min"), qps_max=(qps, "max"), build_s_min=("build_s", "min"), build_s_max=("build_s", "max"))
+    out = out[out["builds"] > 1].reset_index()
+    out["recall_range"] = out["recall_max"] - out["recall_min"]
+    return out.sort_values("recall_range", ascending=False)
+
+
 def markdown(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
     """A GitHub Markdown table (no extra dependency)."""
     def cell(v):

@@ -18,7 +18,7 @@ def _latest_bundle(variant: str) -> Path:
 
 def cmd_workloads_build(args) -> None:
     from ..threads import set_threads
-    from ..workloads import WorkloadSpec, build
+    from ..workloads.build import WorkloadSpec, build
 
     set_threads(args.threads)
     bundle = args.bundle or _latest_bundle(args.variant)

@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 
 from ..h5util import get_json
-from ..sweep.load import contended
+from ..sweep.load import contended, judged
 from ..sweep.record import slug
 
 
@@ -35,7 +35,7 @@ def read_runs(path: Path) -> list[dict]:
         base |= {f"build.{k}": v for k, v in build.items()}
         base |= {k: stats.get(k) for k in ("build_s", "index_mb", "peak_rss_mb", "import_s", "import_mb", "warmup_s", "warmup_mb")}
         base["serialized_mb"] = (stats["serialized_bytes"] / 2**20) if stats.get("serialized_bytes") else None
-        base["build_contended"] = contended(stats.get("build_load") or {})
+        base["build_contended"] = contended(judged(stats.get("build_load"), stats.get("run_load")))
         base["build_params"] = slug(build)
         queries = f["query"] if "query" in f else {}
         for qkey in sorted(queries):

@@ -7,7 +7,9 @@ of this process's own CPU time: what the whole machine was busy with, minus what
 process did, is what *other* processes took, in cores on average over the phase. Steal
 time (a hypervisor giving the cores to another guest) is recorded as a share of the phase.
 
-Where ``/proc/stat`` is missing (not Linux), load is reported as unknown (NaN).
+The kernel counts CPU time in ticks of 10 ms, so a phase shorter than :data:`MIN_SECONDS`
+cannot be judged on its own: it is judged by the load over the worker's whole run instead
+(:func:`judged`). Where ``/proc/stat`` is missing (not Linux), load is unknown (NaN).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 # more than this share of steal time, is flagged as measured under contention
 CONTENDED_CORES = 0.25
 CONTENDED_STEAL = 0.05
+MIN_SECONDS = 0.5  # 50 ticks: shorter phases are judged by the whole run's load
 _HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -58,6 +61,13 @@ def between(a: Sample, b: Sample) -> dict:
     others = max(0.0, (b.busy - a.busy) - (b.own - a.own)) / wall
     steal = max(0.0, b.steal - a.steal) / (wall * (os.cpu_count() or 1))
     return {"other_cores": others, "steal_share": steal, "seconds": wall}
+
+
+def judged(phase: dict | None, run: dict | None) -> dict:
+    """The load a phase is judged by: its own if it lasted long enough to measure, else the run's."""
+    if phase and phase.get("seconds", 0) >= MIN_SECONDS:
+        return phase
+    return run or phase or {}
 
 
 def contended(load: dict) -> bool:

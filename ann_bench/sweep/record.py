@@ -123,8 +123,8 @@ def _latency_metrics(m: dict, lat: np.ndarray, prefix: str) -> None:
         m[f"{prefix}latency_{name}_ms"] = float(np.percentile(lat, q) * 1e3)
 
 
-def _load_metrics(m: dict, rec: dict) -> None:
-    ld = rec.get("load") or {}
+def _load_metrics(m: dict, rec: dict, run_load: dict | None) -> None:
+    ld = load.judged(rec.get("load"), run_load)
     m["load_other_cores"] = ld.get("other_cores", float("nan"))
     m["load_steal_share"] = ld.get("steal_share", float("nan"))
     m["contended"] = load.contended(ld)
@@ -291,7 +291,7 @@ def _score_all(w, path: str, job: dict, meta: dict, job_dir: Path, epsilon: floa
             m, arrays = {}, {}
             if raw is not None:
                 m, ids, dists = depth_metrics(w, raw, epsilon, depth)
-                _load_metrics(m, rec)
+                _load_metrics(m, rec, meta.get("run_load"))
                 arrays = {"ids": ids.astype(np.int32), "distances": dists.astype(np.float32),
                           "latencies": raw["latencies"].astype(np.float32)}
             out.append((qi, depth, rec, m, arrays))
@@ -301,7 +301,7 @@ def _score_all(w, path: str, job: dict, meta: dict, job_dir: Path, epsilon: floa
             m, arrays = {}, {}
             if raw is not None:
                 m, fids = filtered_metrics(w, path, raw, epsilon)
-                _load_metrics(m, rec)
+                _load_metrics(m, rec, meta.get("run_load"))
                 arrays = {"filtered_ids": fids.astype(np.int32), "latencies": raw["filtered_latencies"].astype(np.float32)}
             if raw is not None or rec["duplicate_of"] is not None:
                 out.append((qi, "filtered", rec, m, arrays))

@@ -181,6 +181,9 @@ def run(job_dir: Path) -> None:
 
     from . import registry
 
+    from . import load
+
+    run_start = load.sample()
     cls = registry.get(job["algorithm"])
     _status(job_dir, "build: import and warm-up")
     with h5py.File(job["workload"], "r") as f:
@@ -244,6 +247,7 @@ def run(job_dir: Path) -> None:
         meta["queries"].append(record)
         write_json(job_dir / "meta.json", meta)
     meta["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    meta["run_load"] = load.between(run_start, load.sample())
     write_json(job_dir / "meta.json", meta)
     _status(job_dir, "done")
 
