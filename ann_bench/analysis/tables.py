@@ -36,11 +36,16 @@ def view(df: pd.DataFrame, recall: str) -> pd.DataFrame:
     return measured(df, k=int(recall.split("@")[1]))
 
 
+def _set(value) -> bool:
+    """A flag column's value is set: True, not False and not missing (NaN is truthy in Python)."""
+    return isinstance(value, (bool, np.bool_)) and bool(value)
+
+
 def flags(r) -> str:
     out = []
-    if bool(r.get("contended")) or bool(r.get("build_contended")):
+    if _set(r.get("contended")) or _set(r.get("build_contended")):
         out.append("contended")
-    if bool(r.get("modes_disagree")):
+    if _set(r.get("modes_disagree")):
         out.append("modes disagree")
     return ", ".join(out)
 

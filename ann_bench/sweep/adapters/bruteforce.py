@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-from threadpoolctl import threadpool_limits
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
+from ...threads import blas_threads
 from ...topk import top_k
 from ..registry import register
 from .base import NATIVE, NORMALIZE_IP, Adapter
@@ -30,11 +32,25 @@ class NumpyBruteForce(Adapter):
         return q @ self.x.T
 
     def search_batch(self, q, k, threads):
-        with threadpool_limits(limits=threads, user_api="blas"):
-            out = np.empty((len(q), min(k, len(self.x))), dtype=np.int64)
-            step = max(1, (16 << 20) // max(1, len(self.x)))
-            for s in range(0, len(q), step):
-                out[s : s + step] = top_k(self._scores(q[s : s + step]), k)
+        """Blocks of queries (scores, then top k), spread over ``threads`` Python threads, each
+        block's BLAS at one thread: both the product and the selection run in parallel
+        (numpy releases the GIL in both)."""
+        k = min(k, len(self.x))
+        out = np.empty((len(q), k), dtype=np.int64)
+        step = max(1, (16 << 20) // max(1, len(self.x)))  # about 64 MB of scores per block
+        if threads > 1:
+            step = max(1, min(step, -(-len(q) // (4 * threads))))  # enough blocks to share
+
+        def block(s):
+            out[s : s + step] = top_k(self._scores(q[s : s + step]), k)
+
+        with blas_threads(1):
+            if threads > 1:
+                with ThreadPoolExecutor(threads) as pool:
+                    list(pool.map(block, range(0, len(q), step)))
+            else:
+                for s in range(0, len(q), step):
+                    block(s)
         return out
 
     def split_queries(self, q):
