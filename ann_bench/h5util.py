@@ -31,6 +31,40 @@ def atomic_h5(path: Path) -> Iterator[h5py.File]:
         tmp.unlink(missing_ok=True)
 
 
+def _owner_alive(pid_text: str) -> bool:
+    import psutil
+
+    return pid_text.isdigit() and psutil.pid_exists(int(pid_text))
+
+
+def remove_stale_temporaries(root: Path) -> list[Path]:
+    """Half-written files of killed writers under ``root`` (``*.tmp-<pid>`` whose pid is gone)."""
+    removed = []
+    for tmp in Path(root).rglob("*.tmp-*") if Path(root).is_dir() else []:
+        if not _owner_alive(tmp.name.rsplit(".tmp-", 1)[-1]):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def job_dir_prefix() -> str:
+    """Temporary job folders are named after their owner, so orphans can be recognised."""
+    return f"ann-bench-run-{os.getpid()}-"
+
+
+def remove_orphan_job_dirs(tmp_root: Path) -> list[Path]:
+    """Job folders of sweeps that were killed (their owner's pid is gone)."""
+    import shutil
+
+    removed = []
+    for d in Path(tmp_root).glob("ann-bench-run-*"):
+        parts = d.name.split("-")
+        if d.is_dir() and len(parts) >= 4 and not _owner_alive(parts[3]):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
 def open_h5(path: Path, what: str) -> h5py.File:
     """Open for reading, turning a missing or corrupt file into a clear error."""
     path = Path(path)

@@ -7,7 +7,34 @@ says otherwise) so that a run is self-contained and easy to delete or archive.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+# what a name may be before it becomes part of a path: no separators, no "..", no leading
+# dot, nothing unprintable (letters of any script are fine)
+_NAME = re.compile(r"[^\W][\w.,=+@-]*", re.UNICODE)
+_MAX_NAME = 200
+
+
+def safe_name(name, what: str) -> str:
+    """``name`` if it can be one file or folder name inside its folder, else a ConfigError
+    naming ``what``. Every name that becomes part of a path goes through here."""
+    from .errors import ConfigError
+
+    text = str(name)
+    if not _NAME.fullmatch(text) or ".." in text or len(text) > _MAX_NAME:
+        raise ConfigError(f"{what} {text!r} cannot name a file: use letters, digits and . , = + @ - _ "
+                          f"(no '/', '\\', '..', leading dot or spaces; at most {_MAX_NAME} characters).")
+    return text
+
+
+def under(root: Path, *names: str, what: str = "name", suffix: str = "") -> Path:
+    """``root/name1/name2...`` + ``suffix`` with every name checked by :func:`safe_name`:
+    the path stays inside ``root``."""
+    out = Path(root)
+    for i, name in enumerate(names):
+        out = out / (safe_name(name, what) + (suffix if i == len(names) - 1 else ""))
+    return out
 
 
 def home() -> Path:

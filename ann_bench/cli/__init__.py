@@ -1,11 +1,15 @@
 """The ``ann-bench`` command line, one module per pipeline stage.
 
-Errors the user can fix print one line, never a traceback.
+Errors the user can fix print one line, never a traceback. SIGTERM and SIGHUP end a command
+as Ctrl-C does (a sweep kills its worker and removes its temporaries; finished outputs are
+kept, so a rerun resumes). Exit status: 0 done, 1 done but some runs failed, 2 a user error,
+128 + the signal number when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 
@@ -27,17 +31,37 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"ann-bench: warning: {message}", file=sys.stderr)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _one_line_warning
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
-        args.func(args)
+        from .. import paths
+        from ..h5util import remove_stale_temporaries
+
+        for folder in (paths.prepared_dir(), paths.models_dir(), paths.workloads_dir()):
+            remove_stale_temporaries(folder)  # half-written files of killed writers (never a live one's)
+        return int(args.func(args) or 0)
     except AnnBenchError as exc:
         print(f"ann-bench: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("ann-bench: interrupted; finished outputs are kept, partial ones were discarded.", file=sys.stderr)
-        return 130
-    return 0
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"ann-bench: interrupted ({signal.Signals(signum).name}); finished outputs are kept, partial ones "
+              "were discarded.", file=sys.stderr)
+        return 128 + signum
 
 

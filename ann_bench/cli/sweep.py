@@ -8,7 +8,7 @@ from .. import paths
 from ..errors import AnnBenchError
 
 
-def cmd_sweep(args) -> None:
+def cmd_sweep(args) -> int:
     from ..sweep import config as sweep_config
     from ..sweep.runner import dry_run, sweep
 
@@ -28,6 +28,7 @@ def cmd_sweep(args) -> None:
     outcomes = sweep(cfg, workloads, paths.results_dir(), force=args.force, retry_failed=args.retry_failed, threads_all=args.threads)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "skipped")}
     print(f"{counts['ok']} runs done, {counts['failed']} failed, {counts['skipped']} already done; results in {paths.results_dir()}")
+    return 1 if counts["failed"] else 0  # the exit status says whether runs failed
 
 
 def cmd_results_table(args) -> None:

@@ -14,6 +14,7 @@ import sys
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,18 +53,25 @@ class Source:
 
     def has(self, name: str) -> bool:
         if self.is_zip:
-            with zipfile.ZipFile(self.path) as zf:
-                return self._member(zf, name) is not None
+            try:
+                with zipfile.ZipFile(self.path) as zf:
+                    return self._member(zf, name) is not None
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise DataError(f"{self.path} is not a readable zip archive ({exc}); delete it and fetch again.") from None
         return (self._folder() / name).is_file()
 
     def read_bytes(self, name: str) -> bytes:
         """The bytes of one file of the release (``ratings.csv``, ``u.item``, ...)."""
         if self.is_zip:
-            with zipfile.ZipFile(self.path) as zf:
-                member = self._member(zf, name)
-                if member is None:
-                    raise DataError(f"{self.path} has no {name}: not a {self.variant.name} archive.")
-                return zf.read(member)
+            try:
+                with zipfile.ZipFile(self.path) as zf:
+                    member = self._member(zf, name)
+                    if member is None:
+                        raise DataError(f"{self.path} has no {name}: not a {self.variant.name} archive.")
+                    return zf.read(member)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                raise DataError(f"{self.path} is corrupt ({name}: {exc}); delete it and fetch again "
+                                "(it was used unverified, or changed after it was verified).") from None
         path = self._folder() / name
         if not path.is_file():
             raise DataError(f"{path} is missing from the {self.variant.name} folder {self.path}.")
@@ -105,8 +113,12 @@ def find_local(variant: Variant, search_dirs: list[Path]) -> Path | None:
             d / variant.name,
             d / variant.folder,
         ):
-            if cand != d and cand.is_file() and zipfile.is_zipfile(cand):
-                return cand
+            if cand != d and cand.is_file():
+                if zipfile.is_zipfile(cand):
+                    return cand
+                if cand.name == variant.archive:  # the archive is there, but broken: say so
+                    raise DataError(f"{cand} is not a readable zip archive (a truncated or corrupt download?); "
+                                    "delete it and fetch again, or put the extracted folder there instead.")
             if cand.is_dir() and any(
                 (c / variant.ratings_file).is_file() for c in (cand, cand / variant.folder)
             ):

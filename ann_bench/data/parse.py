@@ -69,7 +69,23 @@ def _ratings(df: pd.DataFrame, what: str) -> pd.DataFrame:
         raise DataError(f"cannot parse {what}: non-numeric ratings ({exc}).") from None
     if out.empty:
         raise DataError(f"{what} has no ratings.")
+    _check_range(out, "rating", RATING_SCALE, what)
+    _check_range(out, "timestamp", (0, np.iinfo(np.int64).max), what)
     return out
+
+
+RATING_SCALE = (0.5, 5.0)  # MovieLens: half stars from 0.5 (whole stars from 1 in ml-100k/ml-1m)
+
+
+def _check_range(df: pd.DataFrame, col: str, bounds: tuple, what: str) -> None:
+    """Refuse a value outside ``bounds`` (or NaN), naming the first bad row: a ratings file
+    with them is not a MovieLens release, and would silently change the positives."""
+    v = df[col].to_numpy()
+    bad = ~((v >= bounds[0]) & (v <= bounds[1]))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{what}: {col} {v[i]} of user {df['user_id'].iat[i]}, item {df['item_id'].iat[i]} is outside "
+                        f"{bounds[0]}..{bounds[1]} ({int(bad.sum())} such rows): not a MovieLens ratings file.")
 
 
 def _movies(item_id, title, genres, year=None) -> pd.DataFrame:

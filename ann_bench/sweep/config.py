@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError
+from ..paths import safe_name
 from . import registry
 from .params import Param, check_params, suggest
 
@@ -151,9 +152,13 @@ def parse(data, source: str = "algorithms.yaml") -> SweepConfig:
     algs_raw = data.get("algorithms")
     if not isinstance(algs_raw, dict) or not algs_raw:
         raise ConfigError(f"{source}: algorithms: expected a non-empty mapping of algorithm names to build/query grids.")
-    algorithms = []
+    algorithms, folders = [], {}
     for name, spec in algs_raw.items():
         where = f"{source}: algorithms.{name}"
+        folder = safe_name(name, f"{where}: the label").lower()  # results are filed under it
+        if folder in folders:
+            raise ConfigError(f"{where}: the label names the same result folder as '{folders[folder]}'; rename one.")
+        folders[folder] = name
         spec = spec or {}
         if not isinstance(spec, dict):
             raise ConfigError(f"{where}: expected a mapping with build and query grids.")
@@ -173,12 +178,43 @@ def parse(data, source: str = "algorithms.yaml") -> SweepConfig:
     return SweepConfig(algorithms, settings, workloads, source)
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (plain YAML keeps the last one silently)."""
+
+
+def _unique_mapping(loader, node, deep=False):
+    first: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in first:
+            raise _DuplicateKey(f"key '{key}' appears twice in one mapping (lines {first[key]} and {line}); "
+                                "the first would be ignored: merge them or rename one")
+        first[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def load(path: Path) -> SweepConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path} does not exist; pass --config PATH or create it (see the README).")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8.") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}).") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{path}: {exc}.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import __version__
 from ..h5util import atomic_h5, get_json, set_json
+from ..paths import under
 from ..workloads import format as wformat
 from . import load, machine, registry
 from .scoring import KS, MODE_TOLERANCE, clean_ids, drop_self, exact_distances, knn_recall, recommendation_recall
@@ -42,7 +43,9 @@ def slug(params: dict) -> str:
 
 
 def result_path(root: Path, workload: str, algorithm: str, build: dict, repeat: int = 0) -> Path:
-    return Path(root) / workload / algorithm / f"{slug(build | ({'repeat': repeat} if repeat else {}))}.hdf5"
+    """``root/<workload>/<algorithm label>/<build parameters>.hdf5``, every part a checked name."""
+    return under(root, workload, algorithm, slug(build | ({"repeat": repeat} if repeat else {})),
+                 what="workload name, algorithm label or build parameter", suffix=".hdf5")
 
 
 def definition(*, adapter: str, build: dict, repeat: int, queries: list[dict], settings: dict, threads_all: int,

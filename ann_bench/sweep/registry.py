@@ -37,6 +37,9 @@ def _load() -> None:
             importlib.import_module(mod)
         except ImportError as exc:
             raise ConfigError(f"ANN_BENCH_PLUGINS names '{mod}', which cannot be imported ({exc}).") from None
+        except Exception as exc:  # a plugin's own bug: name it, do not show its traceback as ours
+            raise ConfigError(f"ANN_BENCH_PLUGINS module '{mod}' failed while importing: "
+                              f"{type(exc).__name__}: {exc}. Fix the plugin or remove it from ANN_BENCH_PLUGINS.") from None
         _imported.add(mod)
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import psutil
 from tqdm.auto import tqdm
 
-from ..errors import ConfigError
-from ..h5util import open_h5
+from ..errors import ConfigError, DataError
+from ..h5util import job_dir_prefix, open_h5, remove_orphan_job_dirs, remove_stale_temporaries
 from ..threads import available_cores
 from ..workloads import format as wformat
 from . import load, record, registry
@@ -69,7 +69,8 @@ def supervise(job_dir: Path, settings: dict) -> tuple[int | None, str | None]:
     env = dict(os.environ)
     env.setdefault("PYTHONFAULTHANDLER", "1")  # a segfault prints the Python stack to stderr
     with open(job_dir / "stderr.txt", "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "ann_bench.sweep.worker", str(job_dir)],
+        # -P: the working directory is not put on sys.path, so a faiss.py lying there is never imported
+        proc = subprocess.Popen([sys.executable, "-P", "-m", "ann_bench.sweep.worker", str(job_dir)],
                                 stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True)
         ps = psutil.Process(proc.pid)
         limit = settings["memory_limit_mb"]
@@ -139,13 +140,18 @@ def plan(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, threads_
 
     An algorithm is paired only with workloads whose metric it declares.
     """
-    runs = []
+    runs, names = [], {}
     for wpath in workloads:
         name = str(wformat.attr(wpath, "name") or wpath.stem)
+        if name in names and Path(names[name]).resolve() != Path(wpath).resolve():
+            raise ConfigError(f"{names[name]} and {wpath} are both called '{name}' inside: their results would "
+                              "overwrite each other. Sweep one at a time, or re-import one under another name.")
+        names[name] = wpath
         metric = wformat.read_metric(wpath)
         _check_depths(cfg, wpath, name)
-        # a foreign ann-benchmarks file has no stored hash
-        whash = str(wformat.attr(wpath, "content_hash") or wformat.read(wpath).content_hash())
+        # read() checks the file (values, ground truth on a sample, the stored content hash);
+        # a foreign ann-benchmarks file has no stored hash, so it is computed
+        whash = wformat.read(wpath).content_hash()
         for alg in cfg.algorithms:
             cls = registry.get(alg.adapter)
             if metric not in cls.metrics:
@@ -183,12 +189,24 @@ def dry_run(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force
     return lines
 
 
-def remove_stale_temporaries(results_dir: Path) -> None:
-    """Half-written result files of a killed sweep (their writer's pid is gone)."""
-    for tmp in Path(results_dir).rglob("*.tmp-*"):
-        pid = tmp.name.rsplit(".tmp-", 1)[-1]
-        if not pid.isdigit() or not psutil.pid_exists(int(pid)):
-            tmp.unlink(missing_ok=True)
+MIN_FREE_MB = 32  # below this, a result file might not fit: stop with a clear error before writing
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """A folder that can take a result file now, or one clear error naming it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test.tmp-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+        free_mb = shutil.disk_usage(folder).free / 2**20
+    except OSError as exc:
+        raise DataError(f"cannot write to the {what} {folder} ({exc.strerror or exc}); free it or point "
+                        f"{'ANN_BENCH_HOME' if what == 'results folder' else 'TMPDIR'} elsewhere. Finished results are kept.") from None
+    if free_mb < MIN_FREE_MB:
+        raise DataError(f"the {what} {folder} has {free_mb:.0f} MB free (at least {MIN_FREE_MB} MB needed); free some "
+                        "space and rerun: finished results are kept and the sweep resumes.")
 
 
 def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: bool = False,
@@ -196,6 +214,7 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
     threads_all = threads_all or available_cores()
     build_threads = cfg.settings["build_threads"] or threads_all
     remove_stale_temporaries(results_dir)
+    remove_orphan_job_dirs(Path(tempfile.gettempdir()))
     runs = plan(cfg, workloads, results_dir, threads_all=threads_all)
     if progress and any(should_run(r, force=force, retry_failed=retry_failed) for r in runs):
         busy = load.idle_check()
@@ -211,10 +230,12 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
             outcomes.append(RunOutcome(r.path, "skipped", f"{alg.name} {r.build}: already done ({r.state})"))
             continue
         bar.set_description(f"{r.workload_name} {alg.name}")
-        job_dir = Path(tempfile.mkdtemp(prefix="ann-bench-run-"))
+        check_writable(r.path.parent, "results folder")
+        check_writable(Path(tempfile.gettempdir()), "temporary folder")
+        job_dir = Path(tempfile.mkdtemp(prefix=job_dir_prefix()))
         try:
             job = {
-                "workload": str(r.workload), "algorithm": alg.adapter, "label": alg.name, "metric": r.metric,
+                "workload": str(Path(r.workload).resolve()), "algorithm": alg.adapter, "label": alg.name, "metric": r.metric,
                 "build": r.build, "build_repeat": r.repeat, "queries": alg.query, "k": cfg.settings["k"],
                 "repeats": cfg.settings["repeats"], "threads_all": threads_all, "build_threads": build_threads,
                 "single_query_limit": cfg.settings["single_query_limit"], "filtered_k": cfg.settings["filtered_k"],
@@ -222,8 +243,12 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
             (job_dir / "job.json").write_text(json.dumps(job))
             started = time.time()
             code, reason = supervise(job_dir, cfg.settings)
-            status, summary = record.write_result(r.path, job_dir, job, cfg.settings, r.workload, r.workload_name,
-                                          run_definition=r.definition, started=started, reason=reason, exit_code=code)
+            try:
+                status, summary = record.write_result(r.path, job_dir, job, cfg.settings, r.workload, r.workload_name,
+                                                      run_definition=r.definition, started=started, reason=reason, exit_code=code)
+            except OSError as exc:  # a disk that filled up (or went read-only) while writing: nothing half-written stays
+                raise DataError(f"could not write {r.path} ({exc.strerror or exc}); free space and rerun: finished "
+                                "results are kept and the sweep resumes.") from None
             outcomes.append(RunOutcome(r.path, status, summary))
             tqdm.write(summary) if progress else None
         finally:

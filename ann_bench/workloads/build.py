@@ -20,6 +20,7 @@ from ..data import TEST, TRAIN, VAL, store as prepared_store
 from ..embeddings.evaluate import relevant_lists
 from ..embeddings.store import load_vectors
 from ..errors import ConfigError
+from ..paths import under
 from . import format as wformat
 from . import scale as wscale
 from .groundtruth import METRICS, exact_knn
@@ -128,5 +129,5 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
             filtered_neighbors=f_ids, filtered_distances=f_dists, self_ids=self_ids,
             attrs=common | {"kind": kind, "k": spec.k, "ground_truth_seconds": time.perf_counter() - start},
         )
-        paths.append(wformat.write(w, out_dir / f"{name}.hdf5"))
+        paths.append(wformat.write(w, under(out_dir, name, what="workload name", suffix=".hdf5")))
     return paths

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
+from ..paths import under
 from .format import Ragged, Workload, write
 from .groundtruth import check_metric, exact_knn
 
@@ -51,7 +52,13 @@ def import_npy(base: Path, queries: Path, metric: str, name: str, out_dir: Path,
     ``relevant``: each query's held-out positives (enables end-to-end recommendation recall);
     both (query row, base row) pairs."""
     check_metric(metric)
+    out = under(out_dir, name, what="workload name", suffix=".hdf5")
+    if k < 1:
+        raise ConfigError(f"--k {k}: the ground truth needs at least 1 neighbour per query.")
     x, q = _load(base, "base"), _load(queries, "queries")
+    for arr, path in ((x, base), (q, queries)):
+        if not len(arr) or not arr.shape[1]:
+            raise DataError(f"{path}: holds no vectors (shape {arr.shape}); a workload needs at least one base vector and one query.")
     if x.shape[1] != q.shape[1]:
         raise DataError(f"base vectors have dimension {x.shape[1]} but queries have {q.shape[1]}.")
     seen_r = _load_pairs(seen, "seen", len(q), len(x)) if seen else None
@@ -66,4 +73,4 @@ def import_npy(base: Path, queries: Path, metric: str, name: str, out_dir: Path,
                "source": {"base": str(base), "queries": str(queries), "seen": str(seen or ""), "relevant": str(relevant or "")},
                "ground_truth_seconds": time.perf_counter() - start},
     )
-    return write(w, Path(out_dir) / f"{name}.hdf5")
+    return write(w, out)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..h5util import STR, atomic_h5, open_h5, set_json
-from .groundtruth import METRICS
+from .groundtruth import METRICS, exact_distances, exact_knn
 
 FORMAT_VERSION = 3  # 2: filtered ground truth; 3: self_ids (item-to-item queries' own rows)
 # ann-benchmarks' names for our metrics, and the names we accept when reading
@@ -80,11 +80,12 @@ class Workload:
     def content_hash(self) -> str:
         """Identifies the vectors, metric and ground truth (not the file's metadata)."""
         h = hashlib.sha256(self.metric.encode())
-        for a in (self.train, self.test, self.neighbors, self.filtered_neighbors, self.self_ids):
+        for a, dtype in ((self.train, np.float32), (self.test, np.float32), (self.neighbors, np.int32),
+                         (self.filtered_neighbors, np.int32), (self.self_ids, np.int32)):
             if a is None:
                 continue
             h.update(str(a.shape).encode())
-            h.update(np.ascontiguousarray(a).tobytes())
+            h.update(np.ascontiguousarray(a, dtype=dtype).tobytes())  # as stored, whatever it was given as
         return h.hexdigest()[:16]
 
 
@@ -125,15 +126,35 @@ def write(w: Workload, path: Path) -> Path:
     return path
 
 
+GT_SAMPLE = 8  # queries whose ground truth is recomputed on every read and write
+
+
 def validate(w: Workload, path: Path | str = "workload") -> None:
-    """Clear errors for inconsistent shapes, naming the file and the field."""
+    """Clear errors for anything that would make a sweep's numbers wrong, naming the file and
+    the field: shapes, empty sets, NaN or infinite values, zero vectors under cosine, ids out
+    of range, and ground truth that does not match the vectors (recomputed exactly for a
+    sample of queries)."""
     def bad(msg: str):
         raise DataError(f"{path}: {msg}")
 
     if w.metric not in METRICS:
         bad(f"unknown metric '{w.metric}' (expected {', '.join(METRICS)}).")
+    for key in ("train", "test", "distances"):
+        a = getattr(w, key)
+        if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+            bad(f"'{key}' holds {a.dtype} values; expected numbers.")
     if w.train.ndim != 2 or w.test.ndim != 2:
         bad(f"'train' and 'test' must be 2-D; got {w.train.shape} and {w.test.shape}.")
+    if not len(w.train) or not len(w.test) or not w.train.shape[1]:
+        bad(f"'train' {w.train.shape} and 'test' {w.test.shape} must hold at least one vector of at least one dimension.")
+    for key in ("train", "test", "distances"):
+        if not np.isfinite(getattr(w, key)).all():
+            bad(f"'{key}' holds NaN or infinite values.")
+    if w.metric == "cosine":
+        for key in ("train", "test"):
+            zero = np.flatnonzero(~(np.abs(getattr(w, key)) > 0).any(axis=1))
+            if len(zero):
+                bad(f"'{key}' row {zero[0]} is a zero vector ({len(zero)} in all): cosine is undefined for it.")
     if w.train.shape[1] != w.test.shape[1]:
         bad(f"'train' has dimension {w.train.shape[1]} but 'test' has {w.test.shape[1]}.")
     if w.neighbors.shape[0] != len(w.test) or w.distances.shape != w.neighbors.shape:
@@ -158,6 +179,27 @@ def validate(w: Workload, path: Path | str = "workload") -> None:
         fn, fd = w.filtered_neighbors, w.filtered_distances
         if w.seen is None or fd is None or fn.shape[0] != len(w.test) or fd.shape != fn.shape:
             bad(f"'filtered_neighbors' {fn.shape} needs 'seen' and 'filtered_distances' of the same shape, one row per query.")
+    _check_ground_truth(w, bad)
+
+
+def _check_ground_truth(w: Workload, bad) -> None:
+    """Recompute the exact neighbours of a few queries and compare distances (ties may order
+    ids differently, distances never): ground truth from other vectors, or zeroed, is caught."""
+    k = w.neighbors.shape[1]
+    if not k:
+        bad("'neighbors' has no columns: the ground truth is empty.")
+    rows = np.unique(np.linspace(0, len(w.test) - 1, min(GT_SAMPLE, len(w.test))).astype(int))
+    exclude = None if w.self_ids is None else [w.self_ids[i] for i in rows]
+    _, d = exact_knn(w.test[rows], w.train, k, w.metric, exclude=exclude)
+    stored = w.distances[rows, : d.shape[1]].astype(np.float64)
+    of_ids = exact_distances(w.neighbors[rows, : d.shape[1]].astype(np.int64), w.test[rows], w.train, w.metric)
+    tol = 1e-3 + 1e-3 * np.abs(d)
+    wrong = (np.abs(stored - d) > tol) | (np.abs(of_ids - stored) > tol)
+    if d.shape[1] < k or wrong.any():
+        i = rows[np.flatnonzero(wrong.any(axis=1))[0]] if wrong.any() else rows[0]
+        bad(f"'distances' of query {i} do not match the vectors (exact search gives {d[list(rows).index(i), :3].round(4).tolist()}..., "
+            f"the file {w.distances[i, :3].round(4).tolist()}...): the ground truth belongs to other vectors. "
+            "Rebuild it (`ann-bench workloads build` or `workloads import`).")
 
 
 def read(path: Path) -> Workload:
@@ -168,6 +210,7 @@ def read(path: Path) -> Workload:
         if missing:
             raise DataError(f"{path} lacks dataset(s) {', '.join(missing)}: not an ann-benchmarks/ann-bench workload.")
         metric = _metric_of(f, path)
+        stored_hash = _attr_value(f.attrs["content_hash"]) if "content_hash" in f.attrs else None
         try:
             w = Workload(
                 name=str(f.attrs.get("name", path.stem)),
@@ -188,6 +231,9 @@ def read(path: Path) -> Workload:
             )
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"{path} is truncated or corrupt ({exc}); rebuild it with `ann-bench workloads`.") from None
+    if stored_hash and str(stored_hash) != w.content_hash():
+        raise DataError(f"{path}: its contents changed after its content hash was written (stored {stored_hash}, "
+                        f"now {w.content_hash()}); results would be filed under the wrong workload. Rebuild it.")
     if w.attrs.get("kind") == "i2i" and w.self_ids is None:
         raise DataError(f"{path}: an item-to-item workload from an older ann-bench (no 'self_ids', so a query would be "
                         "scored against itself); rebuild it with `ann-bench workloads build`.")

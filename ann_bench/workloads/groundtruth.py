@@ -101,3 +101,23 @@ def exact_knn(
         q_sq = np.einsum("ij,ij->i", queries[start:stop], queries[start:stop]) if metric == "l2" else None
         dists[start:stop] = to_distance(np.take_along_axis(scores, top, 1), metric, q_sq)
     return ids, dists
+
+
+def exact_distances(ids: np.ndarray, queries: np.ndarray, base: np.ndarray, metric: str) -> np.ndarray:
+    """Distances of returned ids (after :func:`clean_ids`); +inf where the id is -1."""
+    q = queries.astype(np.float64)
+    x = base
+    if metric == "cosine":
+        q = normalize(q)
+    out = np.full(ids.shape, np.inf)
+    for i in range(len(ids)):
+        valid = ids[i] >= 0
+        v = x[ids[i][valid]].astype(np.float64)
+        if metric == "ip":
+            d = -(v @ q[i])
+        elif metric == "cosine":
+            d = 1.0 - normalize(v) @ q[i]
+        else:
+            d = np.sqrt(((v - q[i]) ** 2).sum(axis=1))
+        out[i, valid] = d
+    return out
