@@ -17,7 +17,7 @@ TESTS = Path(__file__).resolve().parent
 @pytest.fixture(autouse=True)
 def plugins(monkeypatch):
     monkeypatch.setenv("ANN_BENCH_PLUGINS", "plugin_adapters")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
     sys.path.insert(0, str(TESTS))
     yield
     sys.path.remove(str(TESTS))

@@ -27,8 +27,8 @@ from sweep_fixtures import TESTS, cfg, plugins, workload  # noqa: F401  (pytest 
 CLI = [str(Path(sys.executable).parent / "ann-bench")]
 
 
-def run_cli(args, home: Path, cwd: Path | None = None, **kw):
-    env = dict(os.environ, ANN_BENCH_HOME=str(home))
+def run_cli(args, home: Path, cwd: Path | None = None, env: dict | None = None, **kw):
+    env = env or dict(os.environ, ANN_BENCH_HOME=str(home))
     return subprocess.run(CLI + args, env=env, cwd=cwd or home, capture_output=True, text=True, timeout=300, **kw)
 
 
@@ -104,6 +104,7 @@ def test_settings_that_are_a_list_and_a_non_utf8_file_are_clear(tmp_path):
 def test_a_plugin_that_fails_to_import_is_one_line(tmp_path):
     (tmp_path / "broken_plugin.py").write_text("raise RuntimeError('plugin bug')\n")
     env = dict(os.environ, ANN_BENCH_PLUGINS="broken_plugin", PYTHONPATH=str(tmp_path), ANN_BENCH_HOME=str(tmp_path))
+    (tmp_path / "algorithms.yaml").write_text("algorithms:\n  faiss-flat: {}\n")
     proc = subprocess.run(CLI + ["sweep", "--workloads", "x"], env=env, cwd=tmp_path, capture_output=True, text=True)
     one_line_error(proc, "'broken_plugin' failed while importing: RuntimeError: plugin bug")
 
@@ -120,6 +121,7 @@ def _mutated(workload, tmp_path, change) -> Path:
     with h5py.File(path, "r+") as f:
         for key in ("train", "test", "distances", "neighbors"):
             f[key][...] = getattr(w, key)
+        del f.attrs["content_hash"]  # as in a foreign ann-benchmarks file: only the values can tell
     return path
 
 
@@ -244,7 +246,9 @@ def test_sigterm_ends_the_sweep_like_ctrl_c(workload, tmp_path):
 def test_a_library_named_module_in_the_working_directory_is_not_imported(workload, tmp_path):
     (tmp_path / "faiss.py").write_text("raise SystemExit('the shadowing faiss.py was imported')\n")
     f = _config(tmp_path, "settings: {repeats: 1}\nalgorithms:\n  faiss-flat: {}\n")
-    proc = run_cli(["sweep", "--config", str(f), "--workloads", str(workload)], tmp_path)
+    # an empty PYTHONPATH entry means the working directory: the worker must leave it out too
+    proc = run_cli(["sweep", "--config", str(f), "--workloads", str(workload)], tmp_path,
+                   env=dict(os.environ, ANN_BENCH_HOME=str(tmp_path), PYTHONPATH=os.pathsep + os.environ["PYTHONPATH"]))
     assert proc.returncode == 0 and "1 runs done, 0 failed" in proc.stdout, proc.stdout + proc.stderr
 
 
@@ -286,12 +290,12 @@ def test_a_nearly_full_results_disk_is_one_line_before_anything_is_written(workl
 
 
 def test_a_file_size_limit_mid_sweep_loses_nothing_written(workload, tmp_path):
-    """``ulimit -f``: every write past 300 KB fails (EFBIG), the worker's and the parent's."""
+    """``ulimit -f``: every write past 60 KB fails (EFBIG), the worker's and the parent's."""
     import resource
 
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
 
     f = _config(tmp_path, "settings: {repeats: 1}\nalgorithms:\n  faiss-flat: {}\n  hnswlib: {query: {ef: [10, 20, 40, 80]}}\n")
     proc = run_cli(["sweep", "--config", str(f), "--workloads", str(workload)], tmp_path, preexec_fn=limit)

@@ -105,7 +105,9 @@ def _mutate(path: Path, kind: str, pos: float, value: float) -> None:
         if kind in ("train", "test", "distances", "neighbors"):
             a = f[kind][()]
             flat = a.reshape(-1)
-            flat[int(pos * (flat.size - 1))] = value if kind != "neighbors" else int(np.clip(value, -2**31, 2**31 - 1))
+            if kind == "neighbors":
+                value = int(np.clip(value, -2**31, 2**31 - 1)) if np.isfinite(value) else -1
+            flat[int(pos * (flat.size - 1))] = value
             f[kind][...] = flat.reshape(a.shape)
         elif kind == "drop":
             del f[["train", "test", "neighbors", "distances"][int(pos * 3.99)]]

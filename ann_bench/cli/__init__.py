@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             remove_stale_temporaries(folder)  # half-written files of killed writers (never a live one's)
         return int(args.func(args) or 0)
     except AnnBenchError as exc:
-        print(f"ann-bench: error: {exc}", file=sys.stderr)
+        print(f"ann-bench: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
         return 2
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)

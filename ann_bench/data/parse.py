@@ -49,7 +49,7 @@ def _read_table(data: bytes, *, what: str, sep: str, names: list[str], encoding:
             io.BytesIO(data), sep=sep, names=names, header=header, encoding=encoding, **kw
         )
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot parse {what}: {exc}") from None
+        raise DataError(f"cannot parse {what}: {' '.join(str(exc).split())}") from None
     if df.shape[1] != len(names) or df[names[0]].isna().any():
         raise DataError(f"cannot parse {what}: expected columns {names}.")
     return df
@@ -57,21 +57,24 @@ def _read_table(data: bytes, *, what: str, sep: str, names: list[str], encoding:
 
 def _ratings(df: pd.DataFrame, what: str) -> pd.DataFrame:
     try:
-        out = pd.DataFrame(
-            {
-                "user_id": df["user_id"].astype(np.int64),
-                "item_id": df["item_id"].astype(np.int64),
-                "rating": df["rating"].astype(np.float32),
-                "timestamp": df["timestamp"].astype(np.int64),
-            }
-        )
-    except (ValueError, TypeError) as exc:
+        with np.errstate(over="ignore"):  # a huge rating becomes inf, refused below with its row
+            out = _typed(df)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise DataError(f"cannot parse {what}: non-numeric ratings ({exc}).") from None
     if out.empty:
         raise DataError(f"{what} has no ratings.")
     _check_range(out, "rating", RATING_SCALE, what)
     _check_range(out, "timestamp", (0, np.iinfo(np.int64).max), what)
     return out
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "user_id": df["user_id"].astype(np.int64),
+        "item_id": df["item_id"].astype(np.int64),
+        "rating": df["rating"].astype(np.float32),
+        "timestamp": df["timestamp"].astype(np.int64),
+    })
 
 
 RATING_SCALE = (0.5, 5.0)  # MovieLens: half stars from 0.5 (whole stars from 1 in ml-100k/ml-1m)

@@ -218,5 +218,6 @@ def load(path: Path) -> SweepConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+        what = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line, whatever the parser said
+        raise ConfigError(f"{path}: not valid YAML{where}: {what}.") from None
     return parse(data, str(path))

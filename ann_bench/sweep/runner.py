@@ -25,7 +25,7 @@ import psutil
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, DataError
-from ..h5util import job_dir_prefix, open_h5, remove_orphan_job_dirs, remove_stale_temporaries
+from ..h5util import job_dir_prefix, remove_orphan_job_dirs, remove_stale_temporaries
 from ..threads import available_cores
 from ..workloads import format as wformat
 from . import load, record, registry
@@ -126,9 +126,8 @@ def _repeat_build(cls, build: dict, repeat: int) -> dict:
     return build
 
 
-def _check_depths(cfg: SweepConfig, wpath: Path, wname: str) -> None:
-    with open_h5(wpath, "workload") as f:
-        gt_k, n = f["neighbors"].shape[1], f["train"].shape[0]
+def _check_depths(cfg: SweepConfig, w: wformat.Workload, wname: str) -> None:
+    gt_k, n = w.neighbors.shape[1], len(w.train)
     deepest = max(cfg.settings["k"])
     if deepest > gt_k:
         raise ConfigError(f"{cfg.source}: settings.k: {deepest} is deeper than the ground truth of {wname} "
@@ -142,16 +141,16 @@ def plan(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, threads_
     """
     runs, names = [], {}
     for wpath in workloads:
-        name = str(wformat.attr(wpath, "name") or wpath.stem)
+        # read() checks the whole file first (values, ground truth on a sample, the stored
+        # content hash): nothing below reads a workload that has not passed
+        w = wformat.read(wpath)
+        name, metric = w.name, w.metric
         if name in names and Path(names[name]).resolve() != Path(wpath).resolve():
             raise ConfigError(f"{names[name]} and {wpath} are both called '{name}' inside: their results would "
                               "overwrite each other. Sweep one at a time, or re-import one under another name.")
         names[name] = wpath
-        metric = wformat.read_metric(wpath)
-        _check_depths(cfg, wpath, name)
-        # read() checks the file (values, ground truth on a sample, the stored content hash);
-        # a foreign ann-benchmarks file has no stored hash, so it is computed
-        whash = wformat.read(wpath).content_hash()
+        _check_depths(cfg, w, name)
+        whash = w.content_hash()  # equal to the stored one (read() checked); computed for a foreign file
         for alg in cfg.algorithms:
             cls = registry.get(alg.adapter)
             if metric not in cls.metrics:
@@ -189,6 +188,33 @@ def dry_run(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force
     return lines
 
 
+def _measure(r: Run, cfg: SweepConfig, threads_all: int, build_threads: int) -> RunOutcome:
+    """One run in its own worker process, scored into its result file."""
+    alg = r.algorithm
+    check_writable(r.path.parent, "results folder")
+    check_writable(Path(tempfile.gettempdir()), "temporary folder")
+    job_dir = Path(tempfile.mkdtemp(prefix=job_dir_prefix()))
+    try:
+        job = {
+            "workload": str(Path(r.workload).resolve()), "algorithm": alg.adapter, "label": alg.name, "metric": r.metric,
+            "build": r.build, "build_repeat": r.repeat, "queries": alg.query, "k": cfg.settings["k"],
+            "repeats": cfg.settings["repeats"], "threads_all": threads_all, "build_threads": build_threads,
+            "single_query_limit": cfg.settings["single_query_limit"], "filtered_k": cfg.settings["filtered_k"],
+        }
+        (job_dir / "job.json").write_text(json.dumps(job))
+        started = time.time()
+        code, reason = supervise(job_dir, cfg.settings)
+        try:
+            status, summary = record.write_result(r.path, job_dir, job, cfg.settings, r.workload, r.workload_name,
+                                                  run_definition=r.definition, started=started, reason=reason, exit_code=code)
+        except OSError as exc:  # a disk that filled up (or went read-only) while writing: nothing half-written stays
+            raise DataError(f"could not write {r.path} ({exc.strerror or exc}); free space and rerun: finished "
+                            "results are kept and the sweep resumes.") from None
+        return RunOutcome(r.path, status, summary)
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
 MIN_FREE_MB = 32  # below this, a result file might not fit: stop with a clear error before writing
 
 
@@ -222,37 +248,15 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
             warnings.warn(busy, stacklevel=2)
     outcomes = []
     n_query = sum(len(r.algorithm.query) for r in runs)
-    bar = tqdm(total=n_query, desc="sweep", unit="query config", disable=not progress)
-    for r in runs:
-        alg = r.algorithm
-        if should_run(r, force=force, retry_failed=retry_failed) is None:
+    with tqdm(total=n_query, desc="sweep", unit="query config", disable=not progress) as bar:  # closed on errors too
+        for r in runs:
+            alg = r.algorithm
+            if should_run(r, force=force, retry_failed=retry_failed) is None:
+                bar.update(len(alg.query))
+                outcomes.append(RunOutcome(r.path, "skipped", f"{alg.name} {r.build}: already done ({r.state})"))
+                continue
+            bar.set_description(f"{r.workload_name} {alg.name}")
+            outcomes.append(_measure(r, cfg, threads_all, build_threads))
+            tqdm.write(outcomes[-1].summary) if progress else None
             bar.update(len(alg.query))
-            outcomes.append(RunOutcome(r.path, "skipped", f"{alg.name} {r.build}: already done ({r.state})"))
-            continue
-        bar.set_description(f"{r.workload_name} {alg.name}")
-        check_writable(r.path.parent, "results folder")
-        check_writable(Path(tempfile.gettempdir()), "temporary folder")
-        job_dir = Path(tempfile.mkdtemp(prefix=job_dir_prefix()))
-        try:
-            job = {
-                "workload": str(Path(r.workload).resolve()), "algorithm": alg.adapter, "label": alg.name, "metric": r.metric,
-                "build": r.build, "build_repeat": r.repeat, "queries": alg.query, "k": cfg.settings["k"],
-                "repeats": cfg.settings["repeats"], "threads_all": threads_all, "build_threads": build_threads,
-                "single_query_limit": cfg.settings["single_query_limit"], "filtered_k": cfg.settings["filtered_k"],
-            }
-            (job_dir / "job.json").write_text(json.dumps(job))
-            started = time.time()
-            code, reason = supervise(job_dir, cfg.settings)
-            try:
-                status, summary = record.write_result(r.path, job_dir, job, cfg.settings, r.workload, r.workload_name,
-                                                      run_definition=r.definition, started=started, reason=reason, exit_code=code)
-            except OSError as exc:  # a disk that filled up (or went read-only) while writing: nothing half-written stays
-                raise DataError(f"could not write {r.path} ({exc.strerror or exc}); free space and rerun: finished "
-                                "results are kept and the sweep resumes.") from None
-            outcomes.append(RunOutcome(r.path, status, summary))
-            tqdm.write(summary) if progress else None
-        finally:
-            shutil.rmtree(job_dir, ignore_errors=True)
-        bar.update(len(alg.query))
-    bar.close()
     return outcomes

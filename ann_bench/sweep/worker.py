@@ -268,5 +268,13 @@ def _serialized_size(index, job_dir: Path) -> int | None:
     return None
 
 
+def clean_sys_path() -> None:
+    """No working directory on ``sys.path`` (``-P`` leaves it out, but an empty or ``.`` entry
+    in PYTHONPATH puts it back): a ``faiss.py`` lying there must never replace the library."""
+    cwd = os.path.realpath(os.getcwd())
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != cwd]
+
+
 if __name__ == "__main__":
+    clean_sys_path()
     run(Path(sys.argv[1]))

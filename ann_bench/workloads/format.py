@@ -205,40 +205,46 @@ def _check_ground_truth(w: Workload, bad) -> None:
 def read(path: Path) -> Workload:
     """Read a workload or a plain ann-benchmarks dataset; clear errors for broken files."""
     path = Path(path)
-    with open_h5(path, "workload") as f:
-        missing = [k for k in ("train", "test", "neighbors", "distances") if k not in f]
-        if missing:
-            raise DataError(f"{path} lacks dataset(s) {', '.join(missing)}: not an ann-benchmarks/ann-bench workload.")
-        metric = _metric_of(f, path)
-        stored_hash = _attr_value(f.attrs["content_hash"]) if "content_hash" in f.attrs else None
-        try:
-            w = Workload(
-                name=str(f.attrs.get("name", path.stem)),
-                metric=metric,
-                train=f["train"][()],
-                test=f["test"][()],
-                neighbors=f["neighbors"][()].astype(np.int32),
-                distances=f["distances"][()].astype(np.float32),
-                item_ids=f["item_ids"][()] if "item_ids" in f else None,
-                item_titles=np.array([t.decode() if isinstance(t, bytes) else t for t in f["item_titles"][()]], dtype=object) if "item_titles" in f else None,
-                query_ids=f["query_ids"][()] if "query_ids" in f else None,
-                relevant=_ragged(f, "relevant"),
-                seen=_ragged(f, "seen"),
-                filtered_neighbors=f["filtered_neighbors"][()].astype(np.int32) if "filtered_neighbors" in f else None,
-                filtered_distances=f["filtered_distances"][()].astype(np.float32) if "filtered_distances" in f else None,
-                self_ids=f["self_ids"][()].astype(np.int64) if "self_ids" in f else None,
-                attrs={k: _attr_value(v) for k, v in f.attrs.items() if k not in _PLAIN_ATTRS},
-            )
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"{path} is truncated or corrupt ({exc}); rebuild it with `ann-bench workloads`.") from None
-    if stored_hash and str(stored_hash) != w.content_hash():
-        raise DataError(f"{path}: its contents changed after its content hash was written (stored {stored_hash}, "
-                        f"now {w.content_hash()}); results would be filed under the wrong workload. Rebuild it.")
+    try:
+        with open_h5(path, "workload") as f:
+            w, stored_hash = _from_file(f, path)
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:  # h5py's errors for damaged files
+        raise DataError(f"{path} is truncated or corrupt ({' '.join(str(exc).split())}); rebuild it with "
+                        "`ann-bench workloads`.") from None
     if w.attrs.get("kind") == "i2i" and w.self_ids is None:
         raise DataError(f"{path}: an item-to-item workload from an older ann-bench (no 'self_ids', so a query would be "
                         "scored against itself); rebuild it with `ann-bench workloads build`.")
     validate(w, path)
+    if stored_hash and str(stored_hash) != w.content_hash():
+        raise DataError(f"{path}: its contents changed after its content hash was written (stored {stored_hash}, "
+                        f"now {w.content_hash()}); results would be filed under the wrong workload. Rebuild it.")
     return w
+
+
+def _from_file(f: h5py.File, path: Path) -> tuple[Workload, str | None]:
+    missing = [k for k in ("train", "test", "neighbors", "distances") if k not in f]
+    if missing:
+        raise DataError(f"{path} lacks dataset(s) {', '.join(missing)}: not an ann-benchmarks/ann-bench workload.")
+    metric = _metric_of(f, path)
+    stored_hash = _attr_value(f.attrs["content_hash"]) if "content_hash" in f.attrs else None
+    w = Workload(
+        name=str(f.attrs.get("name", path.stem)),
+        metric=metric,
+        train=f["train"][()],
+        test=f["test"][()],
+        neighbors=f["neighbors"][()].astype(np.int32),
+        distances=f["distances"][()].astype(np.float32),
+        item_ids=f["item_ids"][()] if "item_ids" in f else None,
+        item_titles=np.array([t.decode() if isinstance(t, bytes) else t for t in f["item_titles"][()]], dtype=object) if "item_titles" in f else None,
+        query_ids=f["query_ids"][()] if "query_ids" in f else None,
+        relevant=_ragged(f, "relevant"),
+        seen=_ragged(f, "seen"),
+        filtered_neighbors=f["filtered_neighbors"][()].astype(np.int32) if "filtered_neighbors" in f else None,
+        filtered_distances=f["filtered_distances"][()].astype(np.float32) if "filtered_distances" in f else None,
+        self_ids=f["self_ids"][()].astype(np.int64) if "self_ids" in f else None,
+        attrs={k: _attr_value(v) for k, v in f.attrs.items() if k not in _PLAIN_ATTRS},
+    )
+    return w, stored_hash
 
 
 _PLAIN_ATTRS = {"distance", "metric", "point_type", "dimension", "format_version", "name", "content_hash"}
