@@ -166,8 +166,10 @@ def test_import_of_empty_sets_and_k_0_is_clear(tmp_path):
                             str(tmp_path / "empty.npy"), *common], tmp_path), "holds no vectors")
     one_line_error(run_cli(["workloads", "import", "w", "--base", str(tmp_path / "empty.npy"), "--queries",
                             str(tmp_path / "b.npy"), *common], tmp_path), "holds no vectors")
-    one_line_error(run_cli(["workloads", "import", "w", "--base", str(tmp_path / "b.npy"), "--queries",
-                            str(tmp_path / "b.npy"), "--k", "0", *common], tmp_path), "--k 0")
+    for args in (["workloads", "import", "w", "--base", str(tmp_path / "b.npy"), "--queries", str(tmp_path / "b.npy"),
+                  "--k", "0", *common], ["sweep", "--threads", "0"], ["workloads", "build", "x", "--scale", "-5"]):
+        proc = run_cli(args, tmp_path)  # argparse's usage line and one error line, exit status 2
+        assert proc.returncode == 2 and "must be at least 1" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 # --- MovieLens archives and ratings -----------------------------------------------------

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from .. import paths
+from .options import at_least, fraction
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -22,13 +23,13 @@ def add_prep_args(p: argparse.ArgumentParser) -> None:
     d = PrepConfig()
     g = p.add_argument_group("preprocessing")
     g.add_argument("--min-rating", type=float, default=d.min_rating, help="ratings >= this are positives (default %(default)s)")
-    g.add_argument("--user-core", type=int, default=d.user_core, help="k-core: min positives per user (default %(default)s)")
-    g.add_argument("--item-core", type=int, default=d.item_core, help="k-core: min positives per item (default %(default)s)")
+    g.add_argument("--user-core", type=at_least(1), default=d.user_core, help="k-core: min positives per user (default %(default)s)")
+    g.add_argument("--item-core", type=at_least(1), default=d.item_core, help="k-core: min positives per item (default %(default)s)")
     g.add_argument("--split", choices=("ratio", "loo", "time"), default=d.split,
                    help="ratio: last 20%%/10%% of each user's positives are test/validation; loo: last one; "
                         "time: global date cutoffs (default %(default)s)")
-    g.add_argument("--val-frac", type=float, default=d.val_frac)
-    g.add_argument("--test-frac", type=float, default=d.test_frac)
+    g.add_argument("--val-frac", type=fraction, default=d.val_frac)
+    g.add_argument("--test-frac", type=fraction, default=d.test_frac)
     g.add_argument("--val-start", help="--split time: first validation date (YYYY-MM-DD; default the 80%% time quantile)")
     g.add_argument("--test-start", help="--split time: first test date (default the 90%% time quantile)")
     g.add_argument("--force", action="store_true", help="redo the work even if its output exists (the prepared split; with train, the model too)")

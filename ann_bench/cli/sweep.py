@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import paths
+from .options import at_least
 from ..errors import AnnBenchError
 
 
@@ -69,7 +70,7 @@ def register(sub) -> None:
     sw.add_argument("--force", action="store_true", help="rerun runs that already have a result file")
     sw.add_argument("--retry-failed", action="store_true", help="rerun runs that failed before")
     sw.add_argument("--dry-run", action="store_true", help="print what would run and why (new, changed settings, ...), measure nothing")
-    sw.add_argument("--threads", type=int, help="threads for the all-cores batch mode and builds (default: all available)")
+    sw.add_argument("--threads", type=at_least(1), help="threads for the all-cores batch mode and builds (default: all available)")
     sw.set_defaults(func=cmd_sweep)
 
     res = sub.add_parser("results", help="sweep results").add_subparsers(dest="results_command", required=True)

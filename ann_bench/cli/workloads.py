@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .. import paths
+from .options import at_least
 from ..errors import AnnBenchError
 
 
@@ -58,21 +59,21 @@ def register(sub) -> None:
     wb.add_argument("--kinds", nargs="+", default=["u2i", "i2i"], help="u2i and/or i2i (default %(default)s)")
     wb.add_argument("--u2i-metrics", nargs="+", default=["ip", "cosine", "l2"])
     wb.add_argument("--i2i-metrics", nargs="+", default=["cosine"])
-    wb.add_argument("--scale", type=int, help="total base size: add synthetic items drawn from a mixture fitted to the real ones")
-    wb.add_argument("--k", type=int, default=100, help="ground-truth neighbours per query (default %(default)s)")
-    wb.add_argument("--threads", type=int, default=2, help="BLAS threads for the ground truth (default %(default)s)")
+    wb.add_argument("--scale", type=at_least(1), help="total base size: add synthetic items drawn from a mixture fitted to the real ones")
+    wb.add_argument("--k", type=at_least(1), default=100, help="ground-truth neighbours per query (default %(default)s)")
+    wb.add_argument("--threads", type=at_least(1), default=2, help="BLAS threads for the ground truth (default %(default)s)")
     wb.set_defaults(func=cmd_workloads_build)
     wi = wl.add_parser("import", help="bring your own embeddings: base/query .npy files")
     wi.add_argument("name")
     wi.add_argument("--base", type=Path, required=True)
     wi.add_argument("--queries", type=Path, required=True)
     wi.add_argument("--metric", choices=("ip", "cosine", "l2"), required=True)
-    wi.add_argument("--k", type=int, default=100)
+    wi.add_argument("--k", type=at_least(1), default=100)
     wi.add_argument("--seen", type=Path, help="(n, 2) integer .npy of (query row, base row) pairs never to recommend: "
                                               "enables filtered search")
     wi.add_argument("--relevant", type=Path, help="(n, 2) integer .npy of (query row, base row) held-out positives: "
                                                   "enables end-to-end recommendation recall")
-    wi.add_argument("--threads", type=int, default=2)
+    wi.add_argument("--threads", type=at_least(1), default=2)
     wi.set_defaults(func=cmd_workloads_import)
     wn = wl.add_parser("info", help="sizes, norms, difficulty and provenance of a workload")
     wn.add_argument("name", help="workload name (e.g. ml-latest-small.u2i.ip) or path")
