@@ -223,7 +223,8 @@ def test_a_sweep_whose_runs_failed_exits_1(workload, tmp_path):
     assert proc.returncode == 1 and "0 runs done, 1 failed" in proc.stdout, proc.stderr
 
 
-def test_sigterm_ends_the_sweep_like_ctrl_c(workload, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_end_the_sweep_like_ctrl_c(workload, tmp_path, sig):
     f = _config(tmp_path, "settings: {repeats: 1}\nalgorithms:\n  test-hang: {query: {sleep_s: [60.0]}}\n")
     env = dict(os.environ, ANN_BENCH_HOME=str(tmp_path))
     proc = subprocess.Popen(CLI + ["sweep", "--config", str(f), "--workloads", str(workload)], env=env, cwd=tmp_path,
@@ -237,9 +238,9 @@ def test_sigterm_ends_the_sweep_like_ctrl_c(workload, tmp_path):
         time.sleep(0.1)
     assert workers, "the worker never started"
     time.sleep(1.0)  # into its hanging query pass
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 128 + signal.SIGTERM and "interrupted (SIGTERM)" in err and "Traceback" not in err
+    assert proc.returncode == 128 + sig and f"interrupted ({sig.name})" in err and "Traceback" not in err
     psutil.wait_procs(workers, timeout=5)
     assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers), "the worker outlived the sweep"
     assert not any(Path(p).name.startswith(f"ann-bench-run-{proc.pid}-") for p in os.listdir(os.environ.get("TMPDIR", "/tmp")))
@@ -259,6 +260,17 @@ def test_an_unwritable_results_folder_is_one_line(workload, tmp_path):
     f = _config(tmp_path, "settings: {repeats: 1}\nalgorithms:\n  faiss-flat: {}\n")
     proc = run_cli(["sweep", "--config", str(f), "--workloads", str(workload)], tmp_path)
     one_line_error(proc, str(tmp_path / "results"))
+
+
+def test_orphan_job_folders_of_killed_sweeps_are_removed(tmp_path):
+    from ann_bench.h5util import job_dir_prefix, remove_orphan_job_dirs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan, mine = tmp_path / f"ann-bench-run-{dead.pid}-abc", tmp_path / f"{job_dir_prefix()}xyz"
+    orphan.mkdir(), mine.mkdir()
+    (orphan / "query-000-k010.npz").write_bytes(b"left behind")
+    assert remove_orphan_job_dirs(tmp_path) == [orphan] and mine.exists()
 
 
 def test_stale_temporaries_of_killed_writers_are_removed(tmp_path, monkeypatch):

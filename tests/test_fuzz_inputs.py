@@ -8,6 +8,7 @@ exit status 2, no traceback, nothing written outside ANN_BENCH_HOME. The number 
 import contextlib
 import io
 import os
+from collections import Counter
 from pathlib import Path
 
 import h5py
@@ -27,6 +28,13 @@ from ann_bench.workloads.groundtruth import exact_knn
 from movielens_fixtures import variant_for, write_release, zip_release
 
 CASES = 150
+OUTCOMES: Counter = Counter()  # (property, "accepted" / "clear error"), printed at the end (pytest -s)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_outcomes():
+    yield
+    print("\nfuzz outcomes:", dict(sorted(OUTCOMES.items())))
 FUZZ = settings(max_examples=CASES, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -63,7 +71,9 @@ def test_a_mutated_configuration_is_accepted_or_refused_clearly(path, value):
         cfg = config.parse(data)
     except AnnBenchError as exc:
         assert str(exc) and "\n" not in str(exc)
+        OUTCOMES["config", "clear error"] += 1
         return
+    OUTCOMES["config", "accepted"] += 1
     # accepted: it is a valid configuration
     assert cfg.algorithms and all(isinstance(a.name, str) for a in cfg.algorithms)
 
@@ -75,8 +85,10 @@ def test_arbitrary_config_bytes_are_accepted_or_refused_clearly(raw, tmp_path_fa
     f.write_bytes(raw)
     try:
         config.load(f)
+        OUTCOMES["config bytes", "accepted"] += 1
     except AnnBenchError as exc:
         assert str(exc) and "\n" not in str(exc)
+        OUTCOMES["config bytes", "clear error"] += 1
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +159,7 @@ def test_a_broken_workload_file_is_refused_clearly_by_the_sweep(good_workload, t
     finally:
         del os.environ["ANN_BENCH_HOME"]
     assert "Traceback" not in err.getvalue()
+    OUTCOMES["workload", "accepted" if code == 0 else "clear error"] += 1
     if code == 0:  # accepted: the file still reads as a valid workload
         wformat.read(path)
     else:
@@ -170,5 +183,7 @@ def test_a_malformed_ratings_file_is_refused_clearly(rows, tmp_path_factory):
         ml = parse_release(src)
     except AnnBenchError as exc:
         assert str(exc) and "\n" not in str(exc)
+        OUTCOMES["ratings", "clear error"] += 1
         return
+    OUTCOMES["ratings", "accepted"] += 1
     assert ml.ratings["rating"].between(0.5, 5.0).all() and (ml.ratings["timestamp"] >= 0).all()
