@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 import warnings
 
 from ..errors import AnnBenchError
@@ -46,8 +47,9 @@ def _interrupt(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _one_line_warning
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # handlers can only be set there
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         from .. import paths
         from ..h5util import remove_stale_temporaries
@@ -63,5 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ann-bench: interrupted ({signal.Signals(signum).name}); finished outputs are kept, partial ones "
               "were discarded.", file=sys.stderr)
         return 128 + signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
