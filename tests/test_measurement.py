@@ -93,10 +93,10 @@ def test_import_and_warm_up_are_not_build_time_or_index_memory(workload, tmp_pat
 
 
 def test_every_timed_mode_is_scored(workload, tmp_path):
-    sweep(cfg({"faiss-flat": {}, "test-bad-singles": {}}), [workload], tmp_path / "r", progress=False)
+    sweep(cfg({"numpy-bruteforce": {}, "test-bad-singles": {}}), [workload], tmp_path / "r", progress=False)
     bad = rows(tmp_path / "r", "test-bad-singles", search="knn", k=10).iloc[0]
     assert bad["recall@10"] == 1.0 and bad["recall@10_single"] < 0.2 and bool(bad["modes_disagree"])
-    flat = rows(tmp_path / "r", "faiss-flat", search="knn", k=10).iloc[0]
+    flat = rows(tmp_path / "r", "numpy-bruteforce", search="knn", k=10).iloc[0]
     assert flat["recall@10_single"] == flat["recall@10_batch_nt"] == 1.0 and not bool(flat["modes_disagree"])
     best = best_at_targets(gather(tmp_path / "r"), targets=(0.9,)).set_index("algorithm")
     assert "modes disagree" in best.loc["test-bad-singles", "flags"]
