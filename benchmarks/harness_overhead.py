@@ -74,7 +74,7 @@ def main() -> None:
 
     print("\nsingle-query mode (one call per query)")
     noop_singles = [None] * len(q)
-    noop = min(single_pass(lambda v, kk: None, noop_singles, k)[0].sum() for _ in range(args.rounds)) / len(q)
+    noop = min(single_pass(lambda v, kk: None, noop_singles, k).sum() for _ in range(args.rounds)) / len(q)
     print(f"timed-loop cost per call with a no-op search: {noop * 1e6:.2f} us")
 
     def bare_loop(call, singles):
@@ -88,8 +88,8 @@ def main() -> None:
 
     f_singles, h_singles = faiss_adapter.split_queries(pq_f), hnsw_adapter.split_queries(pq_h)
     singles = {
-        "faiss-hnsw": (lambda: single_pass(faiss_adapter.search_one, f_singles, k)[0], lambda: bare_loop(lambda v: fidx.search(v, k), f_singles)),
-        "hnswlib": (lambda: single_pass(hnsw_adapter.search_one, h_singles, k)[0], lambda: bare_loop(lambda v: hidx.knn_query(v, k=k, num_threads=1), h_singles)),
+        "faiss-hnsw": (lambda: single_pass(faiss_adapter.search_one, f_singles, k), lambda: bare_loop(lambda v: fidx.search(v, k), f_singles)),
+        "hnswlib": (lambda: single_pass(hnsw_adapter.search_one, h_singles, k), lambda: bare_loop(lambda v: hidx.knn_query(v, k=k, num_threads=1), h_singles)),
     }
     print(f"{'library':12} {'harness us/query':>17} {'bare us/query':>14} {'overhead us':>12}")
     for name, (harness, bare) in singles.items():
