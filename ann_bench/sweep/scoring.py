@@ -22,7 +22,6 @@ from ..workloads.groundtruth import exact_distances  # noqa: F401  (part of the 
 
 KS = (1, 10, 100)
 RECALL_DEFINITIONS = ("knn", "relative")
-MODES = ("batch_1t", "batch_nt", "single")  # every timed mode's answers are scored
 MODE_TOLERANCE = 0.01  # modes whose recall differs by more than this are flagged
 
 

@@ -277,12 +277,6 @@ def _metric_of(f: h5py.File, path: Path) -> str:
     return metric
 
 
-def read_metric(path: Path) -> str:
-    """The workload's metric without reading its arrays."""
-    with open_h5(path, "workload") as f:
-        return _metric_of(f, path)
-
-
 def attr(path: Path, key: str):
     """One plain attribute of a workload file without reading its arrays."""
     with open_h5(path, "workload") as f:
