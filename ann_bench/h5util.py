@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import NO_ROOM, DataError, write_error
 
 STR = h5py.string_dtype("utf-8")
 
@@ -21,14 +21,24 @@ STR = h5py.string_dtype("utf-8")
 def atomic_h5(path: Path) -> Iterator[h5py.File]:
     """Write to ``<path>.tmp-<pid>`` and rename on success: a crash never leaves a half file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     try:
-        with h5py.File(tmp, "w") as f:
-            yield f
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            f = h5py.File(tmp, "w")
+        except OSError as exc:  # not writable, or full before the first byte (the file may exist by now)
+            raise write_error(path, exc) from None
+        try:
+            with f:
+                yield f
+            os.replace(tmp, path)
+        except OSError as exc:  # the disk filled or went read-only mid-write (HDF5 reports it as OSError)
+            if exc.errno in NO_ROOM:
+                raise write_error(path, exc) from None
+            raise
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only disk there is nothing to remove
+            tmp.unlink(missing_ok=True)
 
 
 def _owner_alive(pid_text: str) -> bool:

@@ -1,8 +1,9 @@
 """Adapters that misbehave on purpose, loaded into sweep workers via ANN_BENCH_PLUGINS.
 
 They exercise the runner's isolation: a hard crash inside the process (``os.abort()``,
-what a failing assertion in a C extension does), a query pass that never ends, and a build
-that allocates far more memory than the ceiling allows.
+what a failing assertion in a C extension does), a query pass that never ends, a build
+that allocates far more memory than the ceiling allows, and a build during which the disk
+fills up (another process writing, as seen from the sweep).
 """
 
 import os
@@ -112,3 +113,27 @@ class HeavyImport(NumpyBruteForce):
         import heavy_import_lib
 
         heavy_import_lib.compile()
+
+
+@register
+class DiskFiller(NumpyBruteForce):
+    """Exact search whose build fills the folder named by ANN_BENCH_TEST_FILL to the last byte
+    (when set): the disk runs full in the middle of a run."""
+
+    name = "test-fill-disk"
+
+    def _fit(self, x):
+        folder = os.environ.get("ANN_BENCH_TEST_FILL")
+        if folder:
+            block = b"\0" * 2**16
+            with open(os.path.join(folder, "filler.bin"), "ab", buffering=0) as f:
+                try:
+                    while True:
+                        f.write(block)
+                except OSError:  # ENOSPC: full now; fill the last partial block too
+                    while True:
+                        try:
+                            f.write(b"\0")
+                        except OSError:
+                            break
+        super()._fit(x)

@@ -1,6 +1,7 @@
 """Bad input, hostile names, signals and I/O faults (issue 10): a clear one-line error (exit
 status 2) or correct handling, never a traceback, nothing written outside its folder."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -285,22 +286,28 @@ def test_stale_temporaries_of_killed_writers_are_removed(tmp_path, monkeypatch):
     assert not stale.exists() and live.exists()
 
 
-def _mount_tmpfs(path: Path, size: str) -> bool:
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str):
+    """A small disk of its own at ``path`` (a tmpfs; mounting needs root), unmounted after."""
     path.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True).returncode == 0
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def read_only(path: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True)
 
 
 def test_a_nearly_full_results_disk_is_one_line_before_anything_is_written(workload, tmp_path):
-    results = tmp_path / "results"
-    if not _mount_tmpfs(results, "2m"):
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with tmpfs(tmp_path / "results", "2m") as results:
         f = _config(tmp_path, "settings: {repeats: 1}\nalgorithms:\n  faiss-flat: {}\n")
         proc = run_cli(["sweep", "--config", str(f), "--workloads", str(workload)], tmp_path)
         one_line_error(proc, f"the results folder {results / 'tiny.u2i.ip' / 'faiss-flat'} has 2 MB free")
         assert not files_under(results)
-    finally:
-        subprocess.run(["umount", str(results)])
 
 
 def test_a_file_size_limit_mid_sweep_loses_nothing_written(workload, tmp_path):
@@ -321,3 +328,75 @@ def test_a_file_size_limit_mid_sweep_loses_nothing_written(workload, tmp_path):
     from ann_bench.sweep.record import run_status
 
     assert all(run_status(p) in ("ok", "failed") for p in files if p.suffix == ".hdf5")
+
+
+def test_a_results_disk_that_fills_mid_sweep_is_one_line_and_keeps_what_was_written(workload, tmp_path):
+    from ann_bench.sweep.record import run_status
+
+    with tmpfs(tmp_path / "results", "40m") as results:
+        f = _config(tmp_path, "settings: {repeats: 1}\nalgorithms:\n  faiss-flat: {}\n  test-fill-disk: {}\n")
+        env = dict(os.environ, ANN_BENCH_HOME=str(tmp_path), ANN_BENCH_TEST_FILL=str(results))
+        proc = run_cli(["sweep", "--config", str(f), "--workloads", str(workload)], tmp_path, env=env)
+        one_line_error(proc, "could not write", str(results / "tiny.u2i.ip" / "test-fill-disk"), "No space left on device")
+        files = files_under(results) - {results / "filler.bin"}
+        assert not [p for p in files if ".tmp-" in p.name], "a half-written file was left"
+        assert [run_status(p) for p in files] == ["ok"], files  # faiss-flat's result, written before, is whole
+
+        (results / "filler.bin").unlink()  # space freed: the rerun keeps faiss-flat and measures the rest
+        env.pop("ANN_BENCH_TEST_FILL")
+        proc = run_cli(["sweep", "--config", str(f), "--workloads", str(workload)], tmp_path, env=env)
+        assert proc.returncode == 0 and "1 runs done, 0 failed, 1 already done" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_a_temporary_folder_that_fills_mid_run_fails_that_run_and_stops_clearly(workload, tmp_path):
+    from ann_bench.sweep.record import run_status
+
+    with tmpfs(tmp_path / "tmp", "40m") as tmp:
+        f = _config(tmp_path, "settings: {repeats: 1}\nalgorithms:\n  test-fill-disk: {}\n  faiss-flat: {}\n")
+        env = dict(os.environ, ANN_BENCH_HOME=str(tmp_path), ANN_BENCH_TEST_FILL=str(tmp), TMPDIR=str(tmp))
+        proc = run_cli(["sweep", "--config", str(f), "--workloads", str(workload)], tmp_path, env=env)
+        one_line_error(proc, f"the temporary folder {tmp} has 0 MB free")
+        (result,) = files_under(tmp_path / "results")
+        assert run_status(result) == "failed"  # the run whose worker could not write is recorded, not lost
+        import h5py
+
+        with h5py.File(result) as h:
+            assert f"no space to write its measurements in {tmp}" in h.attrs["reason"], dict(h.attrs)
+        assert [p.name for p in tmp.iterdir()] == ["filler.bin"], "the job folder of the failed run was left"
+
+
+def test_a_read_only_results_disk_is_one_line_and_keeps_its_results(workload, tmp_path):
+    with tmpfs(tmp_path / "results", "64m") as results:
+        f = _config(tmp_path, "settings: {repeats: 1}\nalgorithms:\n  faiss-flat: {}\n")
+        assert run_cli(["sweep", "--config", str(f), "--workloads", str(workload)], tmp_path).returncode == 0
+        before = {p: p.read_bytes() for p in files_under(results)}
+        read_only(results)
+        f.write_text("settings: {repeats: 1}\nalgorithms:\n  faiss-flat: {}\n  hnswlib: {}\n")
+        proc = run_cli(["sweep", "--config", str(f), "--workloads", str(workload)], tmp_path)
+        one_line_error(proc, f"cannot write to the results folder {results / 'tiny.u2i.ip' / 'hnswlib'}", "Read-only file system")
+        assert {p: p.read_bytes() for p in files_under(results)} == before
+
+
+@pytest.mark.parametrize("disk", ["full", "read-only"])
+def test_a_full_or_read_only_datasets_disk_is_one_line(tmp_path, disk):
+    with tmpfs(tmp_path / "datasets", "256k") as datasets:
+        rng = np.random.default_rng(0)
+        np.save(tmp_path / "b.npy", rng.standard_normal((4_000, 32)).astype(np.float32))  # 512 KB: more than the disk
+        np.save(tmp_path / "q.npy", rng.standard_normal((20, 32)).astype(np.float32))
+        (datasets / "workloads").mkdir()
+        if disk == "read-only":
+            read_only(datasets)
+        proc = run_cli(["workloads", "import", "w", "--base", str(tmp_path / "b.npy"), "--queries", str(tmp_path / "q.npy"),
+                        "--metric", "ip"], tmp_path)
+        why = "No space left on device" if disk == "full" else "Read-only file system"
+        one_line_error(proc, f"could not write {datasets / 'workloads' / 'w.hdf5'} ({why})")
+        assert not files_under(datasets), "a half-written workload was left"
+
+
+def test_a_model_bundle_file_on_a_read_only_disk_is_one_line(tmp_path):
+    from ann_bench.files import write_bytes
+
+    with tmpfs(tmp_path / "models", "1m") as folder:
+        read_only(folder)
+        with pytest.raises(DataError, match=f"could not write {folder / 'model.pt'} \\(Read-only file system\\)"):
+            write_bytes(folder / "model.pt", b"weights")

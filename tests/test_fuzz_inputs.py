@@ -187,3 +187,62 @@ def test_a_malformed_ratings_file_is_refused_clearly(rows, tmp_path_factory):
         return
     OUTCOMES["ratings", "accepted"] += 1
     assert ml.ratings["rating"].between(0.5, 5.0).all() and (ml.ratings["timestamp"] >= 0).all()
+
+
+def _numeric_options():
+    """(argv prefix, option string, type) for every option of every command that takes a number."""
+    import argparse
+
+    from ann_bench.cli import build_parser
+
+    found = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
+        required = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, prefix + [name])
+                return
+            if not action.option_strings and action.nargs not in ("*", "?"):
+                required.append(action.choices[0] if action.choices else "x")
+            elif action.option_strings and action.required:
+                required += [action.option_strings[0], action.choices[0] if action.choices else "x"]
+        for action in parser._actions:
+            if action.option_strings and action.type not in (None, str, Path) and not action.choices:
+                found.append((prefix + required, action.option_strings[0], action.type))
+
+    walk(build_parser(), [])
+    return found
+
+
+NUMERIC_OPTIONS = _numeric_options()
+
+
+def test_every_numeric_option_is_checked():
+    """A bare ``int``/``float`` type lets nan, inf or -1 through to a library deep inside."""
+    assert len(NUMERIC_OPTIONS) >= 15
+    assert not [(argv, opt) for argv, opt, kind in NUMERIC_OPTIONS if kind in (int, float)]
+
+
+@FUZZ
+@given(option=st.sampled_from(NUMERIC_OPTIONS),
+       value=st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1e400", "-0.0", "1e-300", "", "x", "3", "0.5", "10"])
+       | st.integers(-10**6, 10**6).map(str) | st.floats(allow_nan=True).map(repr) | st.text(max_size=6))
+def test_a_bad_number_on_the_command_line_is_one_usage_line(option, value):
+    from ann_bench.cli import build_parser
+
+    argv, opt, _ = option
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            args = build_parser().parse_args(argv + [f"{opt}={value}"])
+        except SystemExit as exc:
+            lines = [line for line in err.getvalue().splitlines() if ": error: " in line]
+            assert exc.code == 2 and len(lines) == 1 and "Traceback" not in err.getvalue(), err.getvalue()
+            OUTCOMES["option", "clear error"] += 1
+            return
+    OUTCOMES["option", "accepted"] += 1
+    parsed = getattr(args, opt.lstrip("-").replace("-", "_"))
+    for v in parsed if isinstance(parsed, list) else [parsed]:  # accepted: a finite, non-negative number
+        assert np.isfinite(v) and v >= 0, (argv, opt, value, v)

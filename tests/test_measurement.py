@@ -126,7 +126,7 @@ def test_a_half_written_raw_file_fails_its_run_not_the_sweep(workload, tmp_path)
 
 
 def test_the_worker_writes_its_files_whole_or_not_at_all(tmp_path):
-    from ann_bench.sweep.worker import atomic_write
+    from ann_bench.files import atomic_write
 
     def dies_midway(fh):
         fh.write(b"half")

@@ -14,7 +14,7 @@ import sys
 import threading
 import warnings
 
-from ..errors import AnnBenchError
+from ..errors import NO_ROOM, NOT_ALLOWED, AnnBenchError, write_error
 from . import analysis, data, embeddings, sweep, workloads
 
 
@@ -44,6 +44,11 @@ def _interrupt(signum, frame):
     raise Interrupted(signum)
 
 
+def _error(exc: AnnBenchError) -> int:
+    print(f"ann-bench: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _one_line_warning
@@ -58,8 +63,11 @@ def main(argv: list[str] | None = None) -> int:
             remove_stale_temporaries(folder)  # half-written files of killed writers (never a live one's)
         return int(args.func(args) or 0)
     except AnnBenchError as exc:
-        print(f"ann-bench: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
-        return 2
+        return _error(exc)
+    except OSError as exc:  # any other write (a plot, a table) on a full, read-only or forbidden disk
+        if exc.errno not in NO_ROOM | NOT_ALLOWED:
+            raise
+        return _error(write_error(exc.filename or "a file", exc))
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"ann-bench: interrupted ({signal.Signals(signum).name}); finished outputs are kept, partial ones "

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from .. import paths
-from .options import at_least, fraction
+from .options import at_least, between, fraction
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -19,10 +19,11 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
 
 def add_prep_args(p: argparse.ArgumentParser) -> None:
     from ..data import PrepConfig
+    from ..data.parse import RATING_SCALE
 
     d = PrepConfig()
     g = p.add_argument_group("preprocessing")
-    g.add_argument("--min-rating", type=float, default=d.min_rating, help="ratings >= this are positives (default %(default)s)")
+    g.add_argument("--min-rating", type=between(*RATING_SCALE), default=d.min_rating, help="ratings >= this are positives (default %(default)s)")
     g.add_argument("--user-core", type=at_least(1), default=d.user_core, help="k-core: min positives per user (default %(default)s)")
     g.add_argument("--item-core", type=at_least(1), default=d.item_core, help="k-core: min positives per item (default %(default)s)")
     g.add_argument("--split", choices=("ratio", "loo", "time"), default=d.split,

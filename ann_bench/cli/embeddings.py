@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import AnnBenchError
 from .data import add_prep_args, add_source_args, prepared
-from .options import at_least
+from .options import at_least, positive
 
 
 def cmd_train(args) -> None:
@@ -62,15 +62,15 @@ def register(sub) -> None:
     g.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the tower outputs")
     g.add_argument("--no-title-words", action="store_true", help="leave title words out of the item tower")
     g.add_argument("--no-user-ids", action="store_true", help="user tower from history and demographics only")
-    g.add_argument("--temperature", type=float, nargs="+", default=[0.1, 0.15, 0.2, 0.3],
+    g.add_argument("--temperature", type=positive, nargs="+", default=[0.1, 0.15, 0.2, 0.3],
                    help="softmax temperature(s); with several, the best on validation is kept (default %(default)s)")
     g.add_argument("--no-logq", action="store_true", help="turn off the logQ popularity correction")
     g.add_argument("--uniform-negatives", type=at_least(0), default=td.uniform_negatives, help="extra uniform negatives per batch")
     g.add_argument("--epochs", type=at_least(1), default=td.max_epochs, help="maximum epochs (early stopping ends sooner)")
     g.add_argument("--patience", type=at_least(1), default=td.patience)
     g.add_argument("--batch-size", type=at_least(1), default=td.batch_size)
-    g.add_argument("--lr", type=float, default=td.lr)
-    g.add_argument("--seed", type=int, default=td.seed)
+    g.add_argument("--lr", type=positive, default=td.lr)
+    g.add_argument("--seed", type=at_least(0), default=td.seed)
     g.add_argument("--threads", type=at_least(1), default=1, help="threads for torch, BLAS and ALS (default %(default)s)")
     g.add_argument("--no-baselines", action="store_true", help="skip the popularity and ALS baselines")
     t.set_defaults(func=cmd_train)

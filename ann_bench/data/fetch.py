@@ -7,6 +7,7 @@ complete. Archives are read in place (no extraction).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..errors import DataError
+from ..errors import NO_ROOM, NOT_ALLOWED, DataError, write_error
 from .variants import CITATION, LICENSE, Variant
 
 _CHUNK = 1 << 20
@@ -142,7 +143,10 @@ def download(variant: Variant, dest_dir: Path, *, progress: bool = True, timeout
                     h.update(chunk)
                     bar.update(len(chunk))
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        part.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only disk refuses even this
+            part.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in NO_ROOM | NOT_ALLOWED:  # our disk, not the network
+            raise write_error(final, exc) from None
         reason = getattr(exc, "reason", exc)
         raise DataError(
             f"could not download {variant.url} ({reason}). If this machine is offline, download "

@@ -5,6 +5,7 @@ The workloads stage reads only ``embeddings.h5``; ``model.pt`` lets a model be r
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 
 from ..data import Prepared
+from ..files import write_bytes
 from ..h5util import atomic_h5, get_json, open_h5, set_json
 
 FORMAT_VERSION = 1
@@ -22,8 +24,10 @@ def save_bundle(out_dir: Path, p: Prepared, prepared_file: Path, trained, vector
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = asdict(trained.config)
-    torch.save({"state_dict": trained.final.state_dict(), "train_config": cfg, "prepared": str(prepared_file)}, out_dir / "model.pt")
-    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
+    model = io.BytesIO()
+    torch.save({"state_dict": trained.final.state_dict(), "train_config": cfg, "prepared": str(prepared_file)}, model)
+    write_bytes(out_dir / "model.pt", model.getvalue())
+    write_bytes(out_dir / "metrics.json", json.dumps(report, indent=2, sort_keys=True, default=str).encode())
     with atomic_h5(out_dir / "embeddings.h5") as f:
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["name"] = p.name

@@ -29,6 +29,7 @@ from ..h5util import job_dir_prefix, remove_orphan_job_dirs, remove_stale_tempor
 from ..threads import available_cores
 from ..workloads import format as wformat
 from . import load, record, registry
+from .worker import EXIT_NO_SPACE
 from .config import SweepConfig
 
 POLL_S = 0.05
@@ -93,6 +94,9 @@ def supervise(job_dir: Path, settings: dict) -> tuple[int | None, str | None]:
     code = proc.returncode
     if code == 0:
         return 0, None
+    if code == EXIT_NO_SPACE:
+        return code, (f"no space to write its measurements in {job_dir.parent} (disk full, quota or file-size limit); "
+                      "free space or point TMPDIR to a larger disk")
     return code, (f"crashed ({_signal_name(code)})" if code < 0 else f"exited with code {code}")
 
 
@@ -204,12 +208,9 @@ def _measure(r: Run, cfg: SweepConfig, threads_all: int, build_threads: int) -> 
         (job_dir / "job.json").write_text(json.dumps(job))
         started = time.time()
         code, reason = supervise(job_dir, cfg.settings)
-        try:
-            status, summary = record.write_result(r.path, job_dir, job, cfg.settings, r.workload, r.workload_name,
-                                                  run_definition=r.definition, started=started, reason=reason, exit_code=code)
-        except OSError as exc:  # a disk that filled up (or went read-only) while writing: nothing half-written stays
-            raise DataError(f"could not write {r.path} ({exc.strerror or exc}); free space and rerun: finished "
-                            "results are kept and the sweep resumes.") from None
+        # a disk that fills up (or goes read-only) now is one clear error (atomic_h5): nothing half-written stays
+        status, summary = record.write_result(r.path, job_dir, job, cfg.settings, r.workload, r.workload_name,
+                                              run_definition=r.definition, started=started, reason=reason, exit_code=code)
         return RunOutcome(r.path, status, summary)
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)

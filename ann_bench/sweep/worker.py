@@ -27,13 +27,10 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import NO_ROOM
+from ..files import atomic_write
 
-def atomic_write(path: Path, write) -> None:
-    """``write(file object)`` into ``path`` under a temporary name, then rename."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        write(fh)
-    os.replace(tmp, path)
+EXIT_NO_SPACE = 74  # sysexits' EX_IOERR: a file did not fit (disk full, quota, file-size limit)
 
 
 def write_json(path: Path, obj) -> None:
@@ -277,4 +274,11 @@ def clean_sys_path() -> None:
 
 if __name__ == "__main__":
     clean_sys_path()
-    run(Path(sys.argv[1]))
+    try:
+        run(Path(sys.argv[1]))
+    except OSError as exc:  # its own stderr file may not take the message either: the exit code says it
+        if exc.errno not in NO_ROOM:
+            raise
+        with contextlib.suppress(OSError):
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(EXIT_NO_SPACE)
