@@ -12,6 +12,7 @@ import pytest
 from ann_bench.errors import ConfigError
 from ann_bench.sweep import registry
 from ann_bench.sweep.adapters.base import NotFittedError
+from ann_bench.sweep.adapters.reduction import reduced_name
 from ann_bench.threads import available_cores
 from ann_bench.workloads.groundtruth import exact_knn
 
@@ -30,7 +31,11 @@ def data():
 
 
 def cases():
-    return [pytest.param(n, m, id=f"{n}-{m}") for n in registry.names() for m in registry.get(n).metrics]
+    """Every adapter on every metric it declares, and on inner product through the reduction
+    (via l2 for each adapter that has it, via cosine for one)."""
+    native = [pytest.param(n, m, id=f"{n}-{m}") for n in registry.names() for m in registry.get(n).metrics]
+    via_l2 = [reduced_name(n, "l2") for n in registry.names() if "l2" in registry.get(n).metrics]
+    return native + [pytest.param(n, "ip", id=n) for n in via_l2 + [reduced_name("hnswlib", "cosine")]]
 
 
 def recall(ids, truth):

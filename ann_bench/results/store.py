@@ -18,13 +18,21 @@ from ..sweep.load import contended, judged
 from ..sweep.record import slug
 
 
+def _label(attrs) -> str:
+    """The algorithm's label, marked where inner product was searched through a reduction."""
+    handling = str(attrs.get("metric_handling", ""))
+    via = handling.partition("reduction:")[2]
+    return f"{attrs['algorithm']} (ip via {via})" if via else str(attrs["algorithm"])
+
+
 def read_runs(path: Path) -> list[dict]:
     """Rows (see the module docstring; one row for a failed run without any) of a result file."""
     rows = []
     with h5py.File(path, "r") as f:
         base = {
-            "workload": str(f.attrs["workload"]), "algorithm": str(f.attrs["algorithm"]),
+            "workload": str(f.attrs["workload"]), "algorithm": _label(f.attrs),
             "adapter": str(f.attrs.get("adapter", f.attrs["algorithm"])), "metric": str(f.attrs["metric"]),
+            "metric_handling": str(f.attrs.get("metric_handling", "")),
             "filter_method": str(f.attrs.get("filter_method", "")), "build_repeat": int(f.attrs.get("build_repeat", 0)),
             "status": str(f.attrs["status"]), "reason": str(f.attrs["reason"]), "file": str(path),
             "workload_hash": str(f.attrs["workload_hash"]), "git_commit": str(f.attrs["git_commit"]),

@@ -28,6 +28,7 @@ import yaml
 from ..errors import ConfigError
 from ..paths import safe_name
 from . import registry
+from .adapters.reduction import REDUCTIONS
 from .params import Param, check_params, suggest
 
 DEPTHS = (10, 100)  # the top 10 a page shows; the 100 candidates a ranker takes
@@ -49,7 +50,7 @@ SETTINGS = {
                         help="filtered search (each user's seen items excluded) for this many results, timed one query at a time; 0: off"),
 }
 _TOP = ("settings", "workloads", "algorithms")
-_ENTRY = ("adapter", "build", "query")
+_ENTRY = ("adapter", "build", "query", "ip_via")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Algorithm:
     adapter: str  # the registered adapter it runs
     build: list[dict]
     query: list[dict]
+    ip_via: str | None = None  # on ip workloads: search through the reduction to this metric, even where native
 
 
 @dataclass
@@ -81,7 +83,7 @@ class SweepConfig:
             for a in algs:
                 cls = registry.get(a.adapter)
                 values = check_params(_coerce(build, cls.build_params), cls.build_params, f"--build ({a.name})")
-                out.append(Algorithm(a.name, a.adapter, [values], a.query))
+                out.append(Algorithm(a.name, a.adapter, [values], a.query, a.ip_via))
             algs = out
         return SweepConfig(algs, self.settings, self.workloads, self.source)
 
@@ -170,8 +172,13 @@ def parse(data, source: str = "algorithms.yaml") -> SweepConfig:
             what = f"{where}.adapter: unknown adapter '{adapter}'" if "adapter" in spec else f"{where}: unknown algorithm"
             raise ConfigError(f"{what}.{suggest(adapter, registry.names())} Known: {', '.join(registry.names())}.")
         cls = registry.get(adapter)
+        ip_via = spec.get("ip_via")
+        if ip_via is not None and (ip_via not in REDUCTIONS or ip_via not in cls.metrics):
+            can = [m for m in REDUCTIONS if m in cls.metrics]
+            raise ConfigError(f"{where}.ip_via: {ip_via!r}: inner product can be reduced to "
+                              f"{' or '.join(can) if can else 'nothing'} for {adapter} (its metrics: {', '.join(cls.metrics)}).")
         algorithms.append(Algorithm(str(name), adapter, _grid(spec.get("build"), cls.build_params, f"{where}.build"),
-                                    _grid(spec.get("query"), cls.query_params, f"{where}.query")))
+                                    _grid(spec.get("query"), cls.query_params, f"{where}.query"), ip_via))
     workloads = data.get("workloads") or []
     if not isinstance(workloads, list) or not all(isinstance(w, str) for w in workloads):
         raise ConfigError(f"{source}: workloads: expected a list of workload names.")

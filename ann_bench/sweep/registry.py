@@ -44,11 +44,37 @@ def _load() -> None:
 
 
 def get(name: str) -> type:
+    """The adapter registered as ``name``; ``<adapter>:ip-via-<l2|cosine>`` is that adapter serving
+    inner product through the augmentation (:mod:`~ann_bench.sweep.adapters.reduction`)."""
     _load()
+    base, _, via = name.partition(":ip-via-")
     try:
-        return _REGISTRY[name]
+        cls = _REGISTRY[base]
     except KeyError:
         raise ConfigError(f"unknown algorithm '{name}'.{suggest(name, _REGISTRY)} Known: {', '.join(sorted(_REGISTRY))}.") from None
+    if not via:
+        return cls
+    from .adapters.reduction import reduced
+
+    try:
+        return reduced(cls, via)
+    except ValueError as exc:
+        raise ConfigError(f"{exc}.") from None
+
+
+def for_metric(adapter: str, metric: str, ip_via: str | None = None) -> str | None:
+    """The adapter name that serves ``metric`` workloads: ``adapter`` itself where it supports
+    the metric (on ``ip``, unless ``ip_via`` asks for the reduction), its reduction on ``ip``
+    where it has no inner-product search (via l2, else cosine), None where nothing serves it."""
+    from .adapters.reduction import REDUCTIONS, reduced_name
+
+    cls = get(adapter)
+    if metric == "ip" and ip_via:
+        return reduced_name(adapter, ip_via)
+    if metric in cls.metrics:
+        return adapter
+    via = next((m for m in REDUCTIONS if m in cls.metrics), None) if metric == "ip" else None
+    return reduced_name(adapter, via) if via else None
 
 
 def names() -> list[str]:

@@ -115,6 +115,7 @@ class Run:
     workload_name: str
     metric: str
     algorithm: object  # config.Algorithm
+    adapter: str  # the registered adapter that serves this workload's metric (maybe a reduction)
     build: dict
     repeat: int
     path: Path
@@ -141,7 +142,9 @@ def _check_depths(cfg: SweepConfig, w: wformat.Workload, wname: str) -> None:
 def plan(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, threads_all: int) -> list[Run]:
     """Every run the sweep covers, with its result file's state against this sweep's definition.
 
-    An algorithm is paired only with workloads whose metric it declares.
+    An algorithm is paired with the workloads whose metric it declares, and with inner-product
+    workloads through the reduction where it has no inner-product search of its own (or where
+    its ``ip_via`` asks for the reduction).
     """
     runs, names = [], {}
     for wpath in workloads:
@@ -156,17 +159,18 @@ def plan(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, threads_
         _check_depths(cfg, w, name)
         whash = w.content_hash()  # equal to the stored one (read() checked); computed for a foreign file
         for alg in cfg.algorithms:
-            cls = registry.get(alg.adapter)
-            if metric not in cls.metrics:
+            adapter = registry.for_metric(alg.adapter, metric, alg.ip_via)
+            if adapter is None:
                 continue
+            cls = registry.get(adapter)
             for build in alg.build:
                 for repeat in range(cfg.settings["build_repeats"]):
                     b = _repeat_build(cls, build, repeat)
-                    d = record.definition(adapter=alg.adapter, build=b, repeat=repeat, queries=alg.query,
+                    d = record.definition(adapter=adapter, build=b, repeat=repeat, queries=alg.query,
                                           settings=cfg.settings, threads_all=threads_all, workload_hash=whash)
                     path = record.result_path(results_dir, name, alg.name, b, repeat)
                     state, why = record.run_state(path, d)
-                    runs.append(Run(wpath, name, metric, alg, b, repeat, path, d, state, why))
+                    runs.append(Run(wpath, name, metric, alg, adapter, b, repeat, path, d, state, why))
     return runs
 
 
@@ -200,7 +204,7 @@ def _measure(r: Run, cfg: SweepConfig, threads_all: int, build_threads: int) -> 
     job_dir = Path(tempfile.mkdtemp(prefix=job_dir_prefix()))
     try:
         job = {
-            "workload": str(Path(r.workload).resolve()), "algorithm": alg.adapter, "label": alg.name, "metric": r.metric,
+            "workload": str(Path(r.workload).resolve()), "algorithm": r.adapter, "label": alg.name, "metric": r.metric,
             "build": r.build, "build_repeat": r.repeat, "queries": alg.query, "k": cfg.settings["k"],
             "repeats": cfg.settings["repeats"], "threads_all": threads_all, "build_threads": build_threads,
             "single_query_limit": cfg.settings["single_query_limit"], "filtered_k": cfg.settings["filtered_k"],

@@ -103,6 +103,12 @@ class Adapter:
         return dict(self.params)
 
     @classmethod
+    def fitting_dim(cls, dim: int, params: dict) -> int:
+        """The smallest dimension >= ``dim`` that an index with build ``params`` accepts (a product
+        quantiser needs a multiple of its sub-quantiser count); a reduction pads to it with zeros."""
+        return dim
+
+    @classmethod
     def warm_up(cls, metric: str, dim: int) -> None:
         """Pay the library's one-off costs (lazy imports, JIT compilation) on a tiny index,
         so that a measured build and its memory hold only the index. The default builds

@@ -192,6 +192,11 @@ class FaissIVFPQ(_FaissIVF):
         "k_factor": Param(int, 1, min=1, help="with refine: candidates re-ranked = k * k_factor"),
     }
 
+    @classmethod
+    def fitting_dim(cls, dim, params):
+        m = params.get("m", cls.build_params["m"].default)
+        return -(-dim // m) * m
+
     def factory(self):
         p = self.params
         if self.dim % p["m"]:
