@@ -66,6 +66,11 @@ def test_an_ip_workload_gets_every_adapter_natively_or_through_the_reduction(wor
         "hnswlib": "hnswlib", "pynndescent": reduced_name("pynndescent", "l2"), "hnswlib-via-l2": reduced_name("hnswlib", "l2")}
 
 
+def test_an_ip_via_entry_runs_only_on_ip_workloads():
+    assert registry.for_metric("hnswlib", "cosine", "l2") is None
+    assert registry.for_metric("hnswlib", "cosine") == "hnswlib" and registry.for_metric("pynndescent", "l2") == "pynndescent"
+
+
 def test_a_reduced_run_is_recorded_and_labelled_as_such(workload, tmp_path):
     algs = {"hnswlib": {"query": {"ef": [50]}}, "hnswlib-via-l2": {"adapter": "hnswlib", "ip_via": "l2", "query": {"ef": [50]}}}
     outcomes = sweep(cfg(algs, k=[10]), [workload], tmp_path / "results", progress=False)

@@ -64,13 +64,14 @@ def get(name: str) -> type:
 
 def for_metric(adapter: str, metric: str, ip_via: str | None = None) -> str | None:
     """The adapter name that serves ``metric`` workloads: ``adapter`` itself where it supports
-    the metric (on ``ip``, unless ``ip_via`` asks for the reduction), its reduction on ``ip``
-    where it has no inner-product search (via l2, else cosine), None where nothing serves it."""
+    the metric, its reduction on ``ip`` where it has no inner-product search (via l2, else
+    cosine), None where nothing serves it. With ``ip_via`` (an entry that exists to compare
+    the reduction with native search): the reduction on ``ip``, nothing on other metrics."""
     from .adapters.reduction import REDUCTIONS, reduced_name
 
     cls = get(adapter)
-    if metric == "ip" and ip_via:
-        return reduced_name(adapter, ip_via)
+    if ip_via:
+        return reduced_name(adapter, ip_via) if metric == "ip" else None
     if metric in cls.metrics:
         return adapter
     via = next((m for m in REDUCTIONS if m in cls.metrics), None) if metric == "ip" else None
