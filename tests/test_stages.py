@@ -42,7 +42,8 @@ def test_no_stage_imports_a_later_one():
 
 def test_the_stages_that_do_not_train_never_import_torch():
     code = ("import sys, ann_bench.sweep.runner, ann_bench.sweep.worker, ann_bench.sweep.adapters, "
-            "ann_bench.results.table, ann_bench.results.compare, ann_bench.analysis.report, ann_bench.cli, ann_bench.workloads; "
+            "ann_bench.results.table, ann_bench.results.compare, ann_bench.analysis.report, ann_bench.cli, ann_bench.workloads, "
+            "ann_bench.workloads.build; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from ..data import VAL, Prepared
 from .evaluate import Scorer, dot_scorer, evaluate
-from .features import history_matrix
+from .interactions import history_matrix
 
 
 def popularity_scorer(p: Prepared, split: int) -> Scorer:

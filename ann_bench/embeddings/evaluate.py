@@ -16,7 +16,7 @@ import numpy as np
 
 from ..data import Prepared
 from ..topk import top_k
-from .features import history_matrix
+from .interactions import history_matrix
 from .metrics import KS, hits, summarize
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # user indices -> (len, n_items) scores

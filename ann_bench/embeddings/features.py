@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 
-from ..data import TRAIN, VAL, Prepared
+from ..data import Prepared
 
 YEAR_BUCKET = 5
 _WORD = re.compile(r"[a-z0-9]+")
@@ -83,23 +82,3 @@ class UserFeatures:
             columns[col] = torch.from_numpy(codes.astype(np.int64) + 1)
             sizes[col] = int(codes.max()) + 2
         return cls(columns, sizes)
-
-
-def interaction_matrix(p: Prepared, splits: tuple[int, ...] = (TRAIN,)) -> sp.csr_matrix:
-    """Users x catalog items, 1 where the user has a positive in one of ``splits``."""
-    df = p.interactions[p.interactions["split"].isin(splits)]
-    m = sp.csr_matrix(
-        (np.ones(len(df), dtype=np.float32), (df["user_idx"].to_numpy(), df["item_idx"].to_numpy())),
-        shape=(p.n_users, p.n_items),
-    )
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return m
-
-
-def history_matrix(p: Prepared, for_split: int) -> sp.csr_matrix:
-    """What the system knows about each user when predicting ``for_split``.
-
-    Validation is predicted from train; test from train + validation (already seen by then).
-    """
-    return interaction_matrix(p, (TRAIN,) if for_split == VAL else (TRAIN, VAL))

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..data import TEST, VAL, Prepared
 from .baselines import als_scorer, fit_als, popularity_scorer, tune_als
 from .evaluate import PROTOCOL, dot_scorer, evaluate
-from .features import history_matrix
+from .interactions import history_matrix
 from .store import save_bundle
 from .config import TrainConfig
 from .train import embeddings, refit, select

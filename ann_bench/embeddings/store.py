@@ -11,7 +11,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..data import Prepared
 from ..files import write_bytes
@@ -24,6 +23,8 @@ def save_bundle(out_dir: Path, p: Prepared, prepared_file: Path, trained, vector
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = asdict(trained.config)
+    import torch  # only here: reading a bundle's vectors (the workloads stage) needs no torch
+
     model = io.BytesIO()
     torch.save({"state_dict": trained.final.state_dict(), "train_config": cfg, "prepared": str(prepared_file)}, model)
     write_bytes(out_dir / "model.pt", model.getvalue())

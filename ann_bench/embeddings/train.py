@@ -12,7 +12,8 @@ from tqdm.auto import tqdm
 
 from ..data import TEST, TRAIN, VAL, Prepared
 from .evaluate import dot_scorer, evaluate
-from .features import ItemFeatures, UserFeatures, history_matrix, interaction_matrix
+from .features import ItemFeatures, UserFeatures
+from .interactions import history_matrix, interaction_matrix
 from .loss import sampled_softmax_loss
 from .config import TrainConfig
 from .model import TwoTower
