@@ -5,6 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 VARIANT ?= ml-latest-small
 THREADS ?= 2
+MODEL   ?= dot
 
 .PHONY: install test bench data train workloads sweep results-table plots report docs notebook quality-table clean
 
@@ -21,11 +22,12 @@ bench: data train workloads sweep results-table report
 data: $(STAMP)
 	$(BIN)/ann-bench data prepare $(VARIANT)
 
+## MODEL=dot (default): trained on raw inner products; MODEL=cos: unit-norm towers
 train: $(STAMP)
-	$(BIN)/ann-bench train $(VARIANT) --threads $(THREADS)
+	$(BIN)/ann-bench train $(VARIANT) --threads $(THREADS) $(if $(filter cos,$(MODEL)),--normalize,)
 
 workloads: $(STAMP)
-	$(BIN)/ann-bench workloads build $(VARIANT) --threads $(THREADS)
+	$(BIN)/ann-bench workloads build $(VARIANT) --model $(MODEL) --threads $(THREADS)
 
 ## exit status 1 = some runs failed (recorded, shown in the report): go on to the report
 sweep: $(STAMP)
@@ -43,9 +45,9 @@ report: $(STAMP)
 ## the README's figures and tables (docs/), from the report
 docs: report
 	mkdir -p docs
-	cp results/report/plots/$(VARIANT).u2i.ip__qps_single-vs-recall10.png docs/
+	cp results/report/plots/$(VARIANT).$(MODEL).u2i.ip__qps_single-vs-recall10.png docs/
 	cp results/report/tables/recommendation.qps_single.md docs/
-	cp results/report/plots/$(VARIANT).u2i.ip__qps_filtered-vs-filtered_recall10.png docs/
+	cp results/report/plots/$(VARIANT).$(MODEL).u2i.ip__qps_filtered-vs-filtered_recall10.png docs/
 	cp results/report/tables/recommendation.filtered.md docs/
 
 notebook: $(STAMP)

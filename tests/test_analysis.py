@@ -86,3 +86,34 @@ def test_notebook_executes_on_the_results(home):
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(c.get("outputs") for c in code), "every code cell shows something"
     assert not any(o.get("output_type") == "error" for c in code for o in c["outputs"])
+
+
+def _row(algorithm, adapter, recall, qps, index_mb, workload="w.dot.u2i.ip"):
+    return {"workload": workload, "algorithm": algorithm, "adapter": adapter, "status": "ok", "search": "knn", "k": 10,
+            "duplicate_of": "", "recall@10": recall, "qps_single": qps, "build_params": "b", "query_params": "q",
+            "build_s": 1.0, "index_mb": index_mb, "contended": False, "build_contended": False, "modes_disagree": False}
+
+
+def test_common_claims_on_a_hand_made_table():
+    import pandas as pd
+
+    from ann_bench.analysis.folklore import folklore
+    from ann_bench.analysis.tables import native_vs_reduced
+
+    df = pd.DataFrame([_row("scann", "scann", 0.95, 4000, 10), _row("hnswlib", "hnswlib", 0.96, 1000, 20),
+                       _row("faiss-hnsw", "faiss-hnsw", 0.97, 1500, 25), _row("annoy", "annoy", 0.92, 800, 30),
+                       _row("faiss-ivfpq", "faiss-ivfpq", 0.91, 1200, 2), _row("faiss-flat", "faiss-flat", 1.0, 100, 15),
+                       _row("hnswlib-via-l2 (ip via l2)", "hnswlib:ip-via-l2", 0.96, 500, 21)])
+    c = folklore(df).set_index(["claim", "target"])
+    scann = c.loc[("ScaNN ~2x the QPS of HNSW on inner product", 0.9)]
+    assert scann["ratio"] == pytest.approx(4000 / 1500) and scann["verdict"] == "holds"
+    hnsw = c.loc[("HNSW has the best recall/latency", 0.9)]
+    assert hnsw["ratio"] == pytest.approx(1500 / 4000) and hnsw["verdict"] == "does not hold"
+    pq = c.loc[("IVF-PQ has the lowest memory", "any")]
+    assert pq["ratio"] == pytest.approx(2 / 10) and pq["verdict"] == "holds"
+    annoy = c.loc[("Annoy is medium in recall and speed", 0.9)]
+    assert annoy["measured"].startswith("Annoy 5 of 6 by QPS")  # the reduced hnswlib is slower and annoy["verdict"] == "does not hold"
+    # at 0.95 only scann, hnswlib, faiss-hnsw and the reduced hnswlib are left: ScaNN vs faiss-hnsw again
+    assert c.loc[("ScaNN ~2x the QPS of HNSW on inner product", 0.95)]["ratio"] == pytest.approx(4000 / 1500)
+    r = native_vs_reduced(df).set_index("target")
+    assert r.loc[0.9, "reduced / native"] == pytest.approx(0.5) and r.loc[0.9, "library"] == "hnswlib"

@@ -40,16 +40,20 @@ def test_prepare_and_train_from_a_local_folder(tmp_path, monkeypatch, capsys):
     assert [g["temperature"] for g in tt["grid"]] == [0.1, 0.3]
     assert tt["config"]["temperature"] == max(tt["grid"], key=lambda g: g["val_recall@50"])["temperature"]
     assert main(["models", "table"]) == 0
-    assert "| ml-100k | two-tower |" in capsys.readouterr().out
+    assert "| ml-100k | two-tower (dot) |" in capsys.readouterr().out
     # the next stage reads the model's files: workloads and their inspection
     assert main(["workloads", "build", "ml-100k", "--kinds", "u2i", "--u2i-metrics", "ip", "--threads", "1"]) == 0
-    assert (tmp_path / "datasets" / "workloads" / "ml-100k.u2i.ip.hdf5").is_file()
+    assert (tmp_path / "datasets" / "workloads" / "ml-100k.dot.u2i.ip.hdf5").is_file()
     capsys.readouterr()
-    assert main(["workloads", "info", "ml-100k.u2i.ip"]) == 0
+    assert main(["workloads", "info", "ml-100k.dot.u2i.ip"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["metric"] == "ip" and info["kind"] == "u2i" and info["difficulty"]["lid_median"] > 0
-    assert main(["workloads", "info", "ml-100k.u2i.cosin"]) == 2
-    assert "Known: ml-100k.u2i.ip" in capsys.readouterr().err
+    assert set(info["metric_comparison"]["recommendation_of_exact_search"]) == {"ip", "cosine", "l2"}
+    assert main(["workloads", "info", "ml-100k.dot.u2i.cosin"]) == 2
+    assert "Known: ml-100k.dot.u2i.ip" in capsys.readouterr().err
+    # no cos model trained yet: the one line says how to train one
+    assert main(["workloads", "build", "ml-100k", "--model", "cos"]) == 2
+    assert "no trained cos model for ml-100k" in capsys.readouterr().err
 
 
 def test_bring_your_own_embeddings(tmp_path, monkeypatch, capsys):

@@ -30,8 +30,8 @@ def test_builds_u2i_and_i2i_with_exact_ground_truth(bundle, tmp_path):
     out, p = bundle
     paths = build(out, WorkloadSpec(), tmp_path, progress=False)
     names = sorted(x.name for x in paths)
-    assert names == [f"ml-test.{k}.hdf5" for k in ("i2i.cosine", "u2i.cosine", "u2i.ip", "u2i.l2")]
-    ip = wformat.read(tmp_path / "ml-test.u2i.ip.hdf5")
+    assert names == [f"ml-test.dot.{k}.hdf5" for k in ("i2i.cosine", "u2i.cosine", "u2i.ip", "u2i.l2")]
+    ip = wformat.read(tmp_path / "ml-test.dot.u2i.ip.hdf5")
     assert ip.metric == "ip" and ip.train.shape == (p.n_items, 8) and ip.attrs["kind"] == "u2i"
     ids, _ = exact_knn(ip.test, ip.train, 100, "ip")
     np.testing.assert_array_equal(ip.neighbors, ids)
@@ -46,7 +46,7 @@ def test_builds_u2i_and_i2i_with_exact_ground_truth(bundle, tmp_path):
     f_ids, _ = exact_knn(ip.test, ip.train, 100, "ip", exclude=[ip.seen[i] for i in range(len(ip.test))])
     np.testing.assert_array_equal(ip.filtered_neighbors, f_ids)
     assert not np.isin(ip.filtered_neighbors[row], ip.seen[row]).any()
-    i2i = wformat.read(tmp_path / "ml-test.i2i.cosine.hdf5")
+    i2i = wformat.read(tmp_path / "ml-test.dot.i2i.cosine.hdf5")
     own = np.searchsorted(i2i.item_ids, i2i.query_ids)
     assert not (i2i.neighbors == own[:, None]).any(), "an item is its own neighbour"
 
@@ -69,7 +69,7 @@ def test_round_trip_and_content_hash(bundle, tmp_path):
 def test_scale_up_keeps_real_items_and_is_marked_synthetic(bundle, tmp_path):
     out, p = bundle
     (path,) = build(out, WorkloadSpec(kinds=("u2i",), u2i_metrics=("ip",), scale=2_000), tmp_path, progress=False)
-    assert path.name == "ml-test.u2i.ip.synthetic2k.hdf5"
+    assert path.name == "ml-test.dot.u2i.ip.synthetic2k.hdf5"
     w = wformat.read(path)
     real = wformat.read(build(out, WorkloadSpec(kinds=("u2i",), u2i_metrics=("ip",)), tmp_path / "r", progress=False)[0])
     assert len(w.train) == 2_000 and w.attrs["synthetic"] is True and w.attrs["synthetic_items"] == 2_000 - p.n_items
@@ -119,3 +119,42 @@ def test_broken_files_give_clear_errors(tmp_path):
         wformat.read(tmp_path / "missing.hdf5")
     with pytest.raises(DataError, match="does not exist"):
         wformat.read(tmp_path / "nope.hdf5")
+
+
+def test_what_the_metric_costs_on_a_hand_made_case():
+    from ann_bench.workloads.metric_compare import compare
+
+    # user (1, 0.2); item 0 = (1, 0), item 1 = (3, 3): by inner product item 1 (3.6 > 1.0); by
+    # cosine (0.98 > 0.83) and by L2 distance (0.04 < 11.84) item 0. The user will like item 1.
+    users = np.array([[1.0, 0.2]], np.float32)
+    items = np.array([[1.0, 0.0], [3.0, 3.0]], np.float32)
+    out = compare(users, items, [np.zeros(0, np.int64)], [np.array([1])], k=1, ks=(1,))
+    assert out["top1_overlap"] == {"ip~cosine": 0.0, "ip~l2": 0.0, "cosine~l2": 1.0}
+    assert out["recommendation_of_exact_search"] == {"ip": {"recall@1": 1.0}, "cosine": {"recall@1": 0.0}, "l2": {"recall@1": 0.0}}
+    assert out["item_norms"]["max"] == pytest.approx(np.sqrt(18))
+
+
+def test_u2i_workloads_record_what_the_metric_costs(bundle, tmp_path):
+    """Checked against numpy: argsorts of the three scores, seen items masked by hand."""
+    out, _ = bundle
+    (path,) = build(out, WorkloadSpec(kinds=("u2i",), u2i_metrics=("ip",)), tmp_path, progress=False)
+    w = wformat.read(path)
+    got = w.attrs["metric_comparison"]
+    q, x = w.test.astype(np.float64), w.train.astype(np.float64)
+    scores = {"ip": q @ x.T,
+              "cosine": (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (x / np.linalg.norm(x, axis=1, keepdims=True)).T,
+              "l2": -((q[:, None, :] - x[None, :, :]) ** 2).sum(-1)}
+    k = min(100, len(x))
+    top = {m: np.argsort(-s, axis=1, kind="stable")[:, :k] for m, s in scores.items()}
+    want = np.mean([len(set(a) & set(b)) / k for a, b in zip(top["ip"], top["l2"])])
+    assert got[f"top{k}_overlap"]["ip~l2"] == pytest.approx(want, abs=0.02)  # ties aside
+    for m, s in scores.items():
+        recalls = []
+        for i in range(len(q)):
+            rel = w.relevant[i]
+            if not len(rel):
+                continue
+            masked = s[i].copy()
+            masked[w.seen[i]] = -np.inf
+            recalls.append(np.isin(np.argsort(-masked, kind="stable")[:10], rel).sum() / min(10, len(rel)))
+        assert got["recommendation_of_exact_search"][m]["recall@10"] == pytest.approx(np.mean(recalls), abs=0.01), m

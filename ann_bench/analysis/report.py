@@ -12,7 +12,8 @@ import pandas as pd
 
 from ..results.table import gather
 from .plots import all_plots
-from .tables import best_at_targets, markdown, recommend, repeat_spread, warnings_table
+from .folklore import folklore
+from .tables import best_at_targets, markdown, native_vs_reduced, recommend, repeat_spread, warnings_table
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -85,7 +86,9 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
     tables_dir.mkdir(exist_ok=True)
     best = best_at_targets(df, qps=qps)
     rec = recommend(df, qps=qps)
-    tables = {f"best-qps-at-recall.{qps}": best, f"recommendation.{qps}": rec}
+    claims, reduction = folklore(df, qps=qps), native_vs_reduced(df, qps=qps)
+    tables = {f"best-qps-at-recall.{qps}": best, f"recommendation.{qps}": rec, f"claims.{qps}": claims,
+              f"native-vs-reduced.{qps}": reduction}
     rec_f = pd.DataFrame()
     if "filtered_recall@10" in df:
         rec_f = recommend(df, recall="filtered_recall@10", qps="qps_filtered")
@@ -120,6 +123,17 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
                   "recall against the exact filtered top 10. Libraries with a native filter skip excluded ids while "
                   "searching; the others are asked for 10 + (number of seen items) and the seen ones dropped.</p>",
                   _table_html(rec_f)]
+    parts += ["<h2>Common claims, checked</h2>",
+              "<p>What is often said when choosing an index for two-tower retrieval, measured on this run: the "
+              "fastest configuration of each index reaching each Recall@10 target (<i>ratio</i>: the claim's "
+              "quantity, e.g. ScaNN's QPS over the best HNSW library's; for Annoy its rank by QPS over the number of "
+              "indexes). A claim is absent where the algorithms it names did not run.</p>",
+              _table_html(claims) if len(claims) else "<p>No claim could be checked on these results.</p>"]
+    if len(reduction):
+        parts += ["<h2>Inner product: native search vs the reduction</h2>",
+                  "<p>The same library on an inner-product workload, with its own inner-product search and through "
+                  "the reduction (one more coordinate, then its L2 or cosine search): best QPS at each Recall@10 "
+                  "target.</p>", _table_html(reduction)]
     for workload in sorted(df["workload"].unique()):
         parts.append(f"<h2 id='{html.escape(workload)}'>{html.escape(workload)}</h2><div class='grid'>")
         for p in plots:

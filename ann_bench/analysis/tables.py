@@ -61,7 +61,7 @@ def best_at_targets(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "
             if hit.empty:
                 continue
             r = hit.loc[hit[qps].idxmax()]
-            rows.append({"workload": workload, "algorithm": algorithm, "target": t, qps: r[qps], recall: r[recall],
+            rows.append({"workload": workload, "algorithm": algorithm, "adapter": r["adapter"], "target": t, qps: r[qps], recall: r[recall],
                          "build_params": r["build_params"], "query_params": r["query_params"],
                          "build_s": r["build_s"], "index_mb": r["index_mb"], "exact": is_exact(r["adapter"]),
                          "k": r["k"], "flags": flags(r)})
@@ -91,6 +91,26 @@ def recommend(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_si
             qps: top[qps], recall: top[recall], "exact_qps": exact_qps, "speedup_vs_exact": speedup,
             "build_s": top["build_s"], "index_mb": top["index_mb"], "k": top["k"], "flags": top["flags"],
         })
+    return pd.DataFrame(rows)
+
+
+def native_vs_reduced(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_single", targets=TARGETS) -> pd.DataFrame:
+    """Per (workload, library, target) where a library ran on inner product both natively and
+    through the reduction: each one's best QPS at the target and reduced / native."""
+    best = best_at_targets(df, recall=recall, qps=qps, targets=targets)
+    if best.empty:
+        return best
+    reduced = best[best["adapter"].str.contains(":ip-via-", regex=False)]
+    rows = []
+    for r in reduced.itertuples(index=False):
+        native_adapter = r.adapter.split(":ip-via-")[0]
+        native = best[(best["workload"] == r.workload) & (best["target"] == r.target) & (best["adapter"] == native_adapter)]
+        if native.empty:
+            continue
+        n = native.loc[native[qps].idxmax()]
+        rows.append({"workload": r.workload, "library": native_adapter, "via": r.adapter.split(":ip-via-")[1], "target": r.target,
+                     f"native {qps}": n[qps], f"reduced {qps}": getattr(r, qps), "reduced / native": getattr(r, qps) / n[qps],
+                     "native params": f"{n['build_params']}; {n['query_params']}", "reduced params": f"{r.build_params}; {r.query_params}"})
     return pd.DataFrame(rows)
 
 

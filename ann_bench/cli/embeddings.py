@@ -21,7 +21,7 @@ def cmd_train(args) -> None:
     set_threads(args.threads)
     p, path = prepared(args)
     print(summary_table(p.summary))
-    tower = TowerConfig(dim=args.dim, normalize=not args.no_normalize, title_words=not args.no_title_words,
+    tower = TowerConfig(dim=args.dim, normalize=args.normalize, title_words=not args.no_title_words,
                         user_ids=not args.no_user_ids)
     cfg = TrainConfig(tower=tower, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       temperature=args.temperature[0], logq=not args.no_logq, uniform_negatives=args.uniform_negatives,
@@ -59,7 +59,9 @@ def register(sub) -> None:
     td, tw = TrainConfig(), TowerConfig()
     g = t.add_argument_group("model")
     g.add_argument("--dim", type=at_least(1), default=tw.dim, help="output dimension (default %(default)s)")
-    g.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the tower outputs")
+    g.add_argument("--normalize", action="store_true",
+                   help="L2-normalise the tower outputs (the cos model: ip, cosine and l2 then rank alike); "
+                        "default: the dot model, trained on raw inner products")
     g.add_argument("--no-title-words", action="store_true", help="leave title words out of the item tower")
     g.add_argument("--no-user-ids", action="store_true", help="user tower from history and demographics only")
     g.add_argument("--temperature", type=positive, nargs="+", default=[0.1, 0.15, 0.2, 0.3],

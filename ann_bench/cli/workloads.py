@@ -10,11 +10,23 @@ from .options import at_least
 from ..errors import AnnBenchError
 
 
-def _latest_bundle(variant: str) -> Path:
+def _latest_bundle(variant: str, model: str) -> Path:
+    """The newest bundle of ``variant`` whose model is ``model`` (dot or cos)."""
+    from ..embeddings.config import model_tag
+
+    def tag(bundle: Path) -> str | None:
+        try:
+            return model_tag(json.loads((bundle / "metrics.json").read_text())["models"]["two-tower"]["config"])
+        except (OSError, ValueError, KeyError):
+            return None
+
     bundles = sorted(paths.models_dir().glob(f"{variant}.*/embeddings.h5"), key=lambda f: f.stat().st_mtime)
+    bundles = [b.parent for b in bundles if tag(b.parent) == model]
     if not bundles:
-        raise AnnBenchError(f"no trained model for {variant} under {paths.models_dir()}; run `ann-bench train {variant}` first.")
-    return bundles[-1].parent
+        flag = " --normalize" if model == "cos" else ""
+        raise AnnBenchError(f"no trained {model} model for {variant} under {paths.models_dir()}; run "
+                            f"`ann-bench train {variant}{flag}` first.")
+    return bundles[-1]
 
 
 def cmd_workloads_build(args) -> None:
@@ -22,7 +34,7 @@ def cmd_workloads_build(args) -> None:
     from ..workloads.build import WorkloadSpec, build
 
     set_threads(args.threads)
-    bundle = args.bundle or _latest_bundle(args.variant)
+    bundle = args.bundle or _latest_bundle(args.variant, args.model)
     spec = WorkloadSpec(kinds=tuple(args.kinds), u2i_metrics=tuple(args.u2i_metrics), i2i_metrics=tuple(args.i2i_metrics),
                         k=args.k, scale=args.scale)
     for path in build(bundle, spec, paths.workloads_dir()):
@@ -55,7 +67,9 @@ def register(sub) -> None:
     wl = sub.add_parser("workloads", help="search workloads: vectors + exact ground truth").add_subparsers(dest="workloads_command", required=True)
     wb = wl.add_parser("build", help="u2i/i2i workloads from a trained model")
     wb.add_argument("variant", help="MovieLens variant whose newest trained model to use")
-    wb.add_argument("--bundle", type=Path, help="a specific model folder under datasets/models")
+    wb.add_argument("--model", choices=("dot", "cos"), default="dot",
+                    help="the newest model of this kind: dot (raw inner products, default) or cos (unit-norm towers)")
+    wb.add_argument("--bundle", type=Path, help="a specific model folder under datasets/models (instead of --model)")
     wb.add_argument("--kinds", nargs="+", default=["u2i", "i2i"], help="u2i and/or i2i (default %(default)s)")
     wb.add_argument("--u2i-metrics", nargs="+", default=["ip", "cosine", "l2"])
     wb.add_argument("--i2i-metrics", nargs="+", default=["cosine"])

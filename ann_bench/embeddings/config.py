@@ -10,13 +10,14 @@ from .metrics import KS
 
 @dataclass(frozen=True)
 class TowerConfig:
-    """Sizes of both towers; ``normalize`` makes the outputs unit-norm (ip = cosine)."""
+    """Sizes of both towers; ``normalize`` makes the outputs unit-norm (the cos model, where ip,
+    cosine and l2 rank alike); by default the outputs are raw (the dot model: true MIPS)."""
 
     dim: int = 64
     id_dim: int = 64
     feature_dim: int = 32
     hidden: int = 256
-    normalize: bool = True
+    normalize: bool = False
     title_words: bool = True
     user_ids: bool = True
     id_dropout: float = 0.1
@@ -54,3 +55,9 @@ class TrainConfig:
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ConfigError(f"invalid training setting(s): {', '.join(bad)} (select_k must be one of {KS}).")
+
+
+def model_tag(train_config: dict) -> str:
+    """``cos`` for a model with unit-norm towers, ``dot`` for one trained on raw inner products
+    (from a stored training configuration, ``asdict(TrainConfig)``)."""
+    return "cos" if train_config.get("tower", {}).get("normalize", False) else "dot"

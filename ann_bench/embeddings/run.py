@@ -13,7 +13,7 @@ from .baselines import als_scorer, fit_als, popularity_scorer, tune_als
 from .evaluate import PROTOCOL, dot_scorer, evaluate
 from .interactions import history_matrix
 from .store import save_bundle
-from .config import TrainConfig
+from .config import TrainConfig, model_tag
 from .train import embeddings, refit, select
 
 
@@ -108,6 +108,7 @@ def quality_table(reports: list[dict], ks: tuple[int, ...] = (10, 50)) -> str:
     order = {"two-tower": 0, "als": 1, "popularity": 2}
     for r in reports:
         for model, m in sorted(r["models"].items(), key=lambda kv: order.get(kv[0], 9)):
+            model = f"{model} ({model_tag(m['config'])})" if model == "two-tower" else model
             t = m["test"]
             vals = [t[f"recall@{k}"] for k in ks] + [t[f"ndcg@{k}"] for k in ks]
             cold = t.get("cold_share@10", float("nan"))

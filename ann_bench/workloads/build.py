@@ -1,10 +1,15 @@
 """Build search workloads from a trained model's exported vectors.
 
 - ``u2i``: queries are users (vectors from their train + validation history), base is every
-  catalog item: the retrieval step of a recommender. Metrics ip (what the model was trained
-  with), cosine and l2.
+  catalog item: the retrieval step of a recommender. Metrics ip (what the dot-product model
+  was trained with), cosine and l2; every u2i file records what each metric costs
+  (:mod:`.metric_compare`).
 - ``i2i``: "more like this": queries are items, base is every item, the query's own id
   excluded from its answers. Metric cosine.
+
+Names say which model made the vectors: ``<variant>.<model>.<kind>.<metric>``, with model
+``dot`` (trained on raw inner products) or ``cos`` (unit-norm towers, where ip, cosine and l2
+rank alike).
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import numpy as np
 
 from .. import __version__
 from ..data import TEST, TRAIN, VAL, store as prepared_store
+from ..embeddings.config import model_tag
 from ..embeddings.evaluate import relevant_lists
 from ..embeddings.store import load_vectors
 from ..errors import ConfigError
 from ..paths import under
 from . import format as wformat
+from . import metric_compare
 from . import scale as wscale
 from .groundtruth import METRICS, exact_knn
 
@@ -60,8 +67,8 @@ def human(n: int) -> str:
     return str(n)
 
 
-def workload_name(variant: str, kind: str, metric: str, scale: int | None) -> str:
-    return f"{variant}.{kind}.{metric}" + (f".synthetic{human(scale)}" if scale else "")
+def workload_name(variant: str, model: str, kind: str, metric: str, scale: int | None) -> str:
+    return f"{variant}.{model}.{kind}.{metric}" + (f".synthetic{human(scale)}" if scale else "")
 
 
 def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = True) -> list[Path]:
@@ -107,9 +114,11 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
         "ann_bench_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     } | base_attrs
+    if "u2i" in spec.kinds:  # the same vectors under each metric: what the wrong one loses
+        common["metric_comparison"] = metric_compare.compare(users[users_q], items, seen, relevant, seed=spec.seed)
     paths = []
     for kind, metric in spec.jobs():
-        name = workload_name(p.name, kind, metric, spec.scale)
+        name = workload_name(p.name, model_tag(vec["train_config"]), kind, metric, spec.scale)
         if kind == "u2i":
             queries, query_ids, exclude, self_ids = users, vec["user_ids"], None, None
             queries = queries[users_q]
@@ -127,7 +136,7 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
             name=name, metric=metric, train=items, test=queries, neighbors=ids, distances=dists,
             item_ids=item_ids, item_titles=titles, query_ids=query_ids, relevant=rel, seen=seen_r,
             filtered_neighbors=f_ids, filtered_distances=f_dists, self_ids=self_ids,
-            attrs=common | {"kind": kind, "k": spec.k, "ground_truth_seconds": time.perf_counter() - start},
+            attrs={k: v for k, v in common.items() if kind == "u2i" or k != "metric_comparison"} | {"kind": kind, "k": spec.k, "ground_truth_seconds": time.perf_counter() - start},
         )
         paths.append(wformat.write(w, under(out_dir, name, what="workload name", suffix=".hdf5")))
     return paths

@@ -52,12 +52,12 @@ def info(path: Path) -> dict:
         "difficulty": difficulty(w.train, w.test, w.metric),
         "content_hash": w.content_hash(),
     }
-    for key in ("kind", "synthetic", "n_real_items", "synthetic_items", "provenance", "created", "source"):
+    for key in ("kind", "metric_comparison", "synthetic", "n_real_items", "synthetic_items", "provenance", "created", "source"):
         if key in w.attrs:
             out[key] = w.attrs[key]
     if w.attrs.get("vectors_normalized"):
         out["note"] = ("the model's vectors are L2-normalised, so its ip, cosine and l2 workloads have the same "
-                       "neighbours; train with --no-normalize for a distinct inner-product workload")
+                       "neighbours; the default dot model (trained without --normalize) gives a true inner-product workload")
     if w.relevant is not None:
         out["relevant_per_query_median"] = float(np.median(np.diff(w.relevant.offsets)))
     if w.seen is not None:
