@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import AnnBenchError
 from .data import add_prep_args, add_source_args, prepared
-from .options import at_least, positive
+from .options import at_least, non_negative, positive
 
 
 def cmd_train(args) -> None:
@@ -24,7 +24,7 @@ def cmd_train(args) -> None:
     tower = TowerConfig(dim=args.dim, normalize=args.normalize, title_words=not args.no_title_words,
                         user_ids=not args.no_user_ids)
     cfg = TrainConfig(tower=tower, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      temperature=args.temperature[0], logq=not args.no_logq, uniform_negatives=args.uniform_negatives,
+                      temperature=args.temperature[0], norm_penalty=args.norm_penalty, logq=not args.no_logq, uniform_negatives=args.uniform_negatives,
                       patience=args.patience, seed=args.seed)
     bundle = paths.models_dir() / bundle_name(p, cfg, tuple(args.temperature))
     done = bundle / "metrics.json"
@@ -66,6 +66,8 @@ def register(sub) -> None:
     g.add_argument("--no-user-ids", action="store_true", help="user tower from history and demographics only")
     g.add_argument("--temperature", type=positive, nargs="+", default=[0.1, 0.15, 0.2, 0.3],
                    help="softmax temperature(s); with several, the best on validation is kept (default %(default)s)")
+    g.add_argument("--norm-penalty", type=non_negative, default=td.norm_penalty,
+                   help="weight of the mean squared vector norm added to the loss (dot model; default %(default)s)")
     g.add_argument("--no-logq", action="store_true", help="turn off the logQ popularity correction")
     g.add_argument("--uniform-negatives", type=at_least(0), default=td.uniform_negatives, help="extra uniform negatives per batch")
     g.add_argument("--epochs", type=at_least(1), default=td.max_epochs, help="maximum epochs (early stopping ends sooner)")

@@ -49,6 +49,14 @@ def positive(text: str) -> float:
     return value
 
 
+def non_negative(text: str) -> float:
+    """An argparse ``type``: a finite number of at least 0 (a penalty weight)."""
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
 def between(low: float, high: float):
     """An argparse ``type``: a finite number from ``low`` to ``high``, both included."""
 

@@ -34,6 +34,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     temperature: float = 0.2
+    norm_penalty: float = 0.0  # x mean squared norm of the batch's user and item vectors (dot model)
     logq: bool = True
     uniform_negatives: int = 2048  # from the whole catalog: see train._Fitter
     patience: int = 10
@@ -47,6 +48,7 @@ class TrainConfig:
             "batch_size": self.batch_size >= 2,
             "lr": self.lr > 0,
             "temperature": self.temperature > 0,
+            "norm_penalty": self.norm_penalty >= 0,
             "uniform_negatives": self.uniform_negatives >= 0,
             "patience": self.patience >= 1,
             "select_k": self.select_k in KS,

@@ -66,9 +66,10 @@ class _Fitter:
             idx = order[s : s + self.batch]
             u, i = self.users[idx], self.items[idx]
             neg = torch.from_numpy(self.rng.integers(0, self.n_items, cfg.uniform_negatives)) if cfg.uniform_negatives else None
+            users, items = model.user(u, self.hist, exclude=i), model.item(i)
             loss = sampled_softmax_loss(
-                model.user(u, self.hist, exclude=i),
-                model.item(i),
+                users,
+                items,
                 i,
                 temperature=cfg.temperature,
                 log_q=self.log_q[i] if cfg.logq else None,
@@ -76,6 +77,8 @@ class _Fitter:
                 negative_ids=neg,
                 negative_log_q=self.log_q[neg] if cfg.logq and neg is not None else None,
             )
+            if cfg.norm_penalty:  # raw inner products: keep the norms from growing without bound
+                loss = loss + cfg.norm_penalty * (users.pow(2).sum(1).mean() + items.pow(2).sum(1).mean())
             self.opt.zero_grad()
             loss.backward()
             self.opt.step()
