@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -67,7 +68,7 @@ def test_logq_counts_both_proposals(prepared):
 
 
 def test_training_loss_decreases_and_beats_popularity(prepared):
-    cfg = TrainConfig(tower=TowerConfig(dim=16, hidden=64), max_epochs=15, batch_size=256, patience=15, temperature=0.2)
+    cfg = TrainConfig(tower=TowerConfig(dim=16, hidden=64, normalize=True), max_epochs=15, batch_size=256, patience=15, temperature=0.2)
     trained = train(prepared, cfg, progress=False)
     losses = [h["loss"] for h in trained.history]
     assert losses[-1] < 0.9 * losses[0], losses  # the floor is high: 60 items, many in-batch duplicates
@@ -77,6 +78,16 @@ def test_training_loss_decreases_and_beats_popularity(prepared):
     tt = evaluate(prepared, dot_scorer(vec["users"], vec["items"]), TEST, ks=(10,))
     pop = evaluate(prepared, popularity_scorer(prepared, TEST), TEST, ks=(10,))
     assert tt["recall@10"] > pop["recall@10"], (tt, pop)
+
+
+def test_the_dot_model_has_free_norms_and_the_norm_penalty_shrinks_them(prepared):
+    cfg = TrainConfig(tower=TowerConfig(dim=8, hidden=32), max_epochs=4, batch_size=256, patience=4, refit=False)
+    norms = {}
+    for penalty in (0.0, 0.5):
+        vec = embeddings(prepared, train(prepared, replace(cfg, norm_penalty=penalty), progress=False))
+        norms[penalty] = np.linalg.norm(vec["items"], axis=1)
+    assert norms[0.0].std() / norms[0.0].mean() > 0.05, "the dot model's item norms should differ"
+    assert norms[0.5].mean() < 0.8 * norms[0.0].mean(), {p: n.mean() for p, n in norms.items()}
 
 
 def test_training_is_deterministic_for_a_seed(prepared):
@@ -108,6 +119,8 @@ def test_bad_training_settings_are_named():
         TrainConfig(temperature=0)
     with pytest.raises(ConfigError, match="select_k"):
         TrainConfig(select_k=7)
+    with pytest.raises(ConfigError, match="norm_penalty"):
+        TrainConfig(norm_penalty=-1)
 
 
 def test_real_ml_latest_small_two_tower_beats_popularity(shared_movielens, tmp_path):
