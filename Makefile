@@ -22,9 +22,9 @@ bench: data train workloads sweep results-table report
 data: $(STAMP)
 	$(BIN)/ann-bench data prepare $(VARIANT)
 
-## MODEL=dot (default): trained on raw inner products; MODEL=cos: unit-norm towers
+## MODEL=dot (default): cosine + item bias as a raw inner product; cos: unit-norm towers; raw: unconstrained
 train: $(STAMP)
-	$(BIN)/ann-bench train $(VARIANT) --threads $(THREADS) $(if $(filter cos,$(MODEL)),--normalize,)
+	$(BIN)/ann-bench train $(VARIANT) --model $(MODEL) --threads $(THREADS)
 
 workloads: $(STAMP)
 	$(BIN)/ann-bench workloads build $(VARIANT) --model $(MODEL) --threads $(THREADS)

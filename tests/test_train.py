@@ -9,7 +9,7 @@ from ann_bench.data import TEST, VAL, PrepConfig, fetch, load, prepare
 from ann_bench.embeddings.baselines import ALSConfig, als_scorer, fit_als, popularity_scorer
 from ann_bench.embeddings.evaluate import dot_scorer, evaluate
 from ann_bench.embeddings.loss import sampled_softmax_loss
-from ann_bench.embeddings.config import TowerConfig
+from ann_bench.embeddings.config import MODELS, TowerConfig
 from ann_bench.embeddings.config import TrainConfig
 from ann_bench.embeddings.train import embeddings, train
 from ann_bench.errors import ConfigError
@@ -68,7 +68,7 @@ def test_logq_counts_both_proposals(prepared):
 
 
 def test_training_loss_decreases_and_beats_popularity(prepared):
-    cfg = TrainConfig(tower=TowerConfig(dim=16, hidden=64, normalize=True), max_epochs=15, batch_size=256, patience=15, temperature=0.2)
+    cfg = TrainConfig(tower=TowerConfig(dim=16, hidden=64, **MODELS["cos"]), max_epochs=15, batch_size=256, patience=15, temperature=0.2)
     trained = train(prepared, cfg, progress=False)
     losses = [h["loss"] for h in trained.history]
     assert losses[-1] < 0.9 * losses[0], losses  # the floor is high: 60 items, many in-batch duplicates
@@ -80,13 +80,31 @@ def test_training_loss_decreases_and_beats_popularity(prepared):
     assert tt["recall@10"] > pop["recall@10"], (tt, pop)
 
 
-def test_the_dot_model_has_free_norms_and_the_norm_penalty_shrinks_them(prepared):
-    cfg = TrainConfig(tower=TowerConfig(dim=8, hidden=32), max_epochs=4, batch_size=256, patience=4, refit=False)
+def test_the_dot_model_scores_cosine_plus_an_item_bias_by_raw_inner_product(prepared):
+    cfg = TrainConfig(tower=TowerConfig(dim=8, hidden=32), max_epochs=3, batch_size=256, patience=3, refit=False)
+    vec = embeddings(prepared, train(prepared, cfg, progress=False))
+    items, users = vec["items"], vec["users"]
+    assert items.shape[1] == users.shape[1] == 8
+    np.testing.assert_allclose(np.linalg.norm(items[:, :7], axis=1), 1, atol=1e-5)  # directions
+    np.testing.assert_allclose(np.linalg.norm(users[:, :7], axis=1), 1, atol=1e-5)
+    assert (users[:, 7] == 1).all() and items[:, 7].std() > 0  # the bias coordinate
+    norms = np.linalg.norm(items, axis=1)
+    assert norms.std() > 0, "item norms carry the bias"
+    # the raw inner product is cosine + bias, and ranks differently from cosine
+    ip = users @ items.T
+    np.testing.assert_allclose(ip, users[:, :7] @ items[:, :7].T + items[None, :, 7], rtol=1e-5, atol=1e-5)
+    cos = ip / (np.linalg.norm(users, axis=1)[:, None] * norms[None, :])
+    assert (np.argsort(-ip, axis=1)[:, :10] != np.argsort(-cos, axis=1)[:, :10]).any()
+
+
+def test_the_raw_model_has_free_norms_and_the_norm_penalty_shrinks_them(prepared):
+    cfg = TrainConfig(tower=TowerConfig(dim=8, hidden=32, **MODELS["raw"]), max_epochs=4, batch_size=256, patience=4,
+                      refit=False)
     norms = {}
     for penalty in (0.0, 0.5):
         vec = embeddings(prepared, train(prepared, replace(cfg, norm_penalty=penalty), progress=False))
         norms[penalty] = np.linalg.norm(vec["items"], axis=1)
-    assert norms[0.0].std() / norms[0.0].mean() > 0.05, "the dot model's item norms should differ"
+    assert norms[0.0].std() / norms[0.0].mean() > 0.05, "the raw model's item norms should differ"
     assert norms[0.5].mean() < 0.8 * norms[0.0].mean(), {p: n.mean() for p, n in norms.items()}
 
 
@@ -121,6 +139,8 @@ def test_bad_training_settings_are_named():
         TrainConfig(select_k=7)
     with pytest.raises(ConfigError, match="norm_penalty"):
         TrainConfig(norm_penalty=-1)
+    with pytest.raises(ConfigError, match="tower.dim"):  # the dot model needs a direction and a bias
+        TrainConfig(tower=TowerConfig(dim=1))
 
 
 def test_real_ml_latest_small_two_tower_beats_popularity(shared_movielens, tmp_path):

@@ -21,7 +21,7 @@ def bundle(tmp_path_factory):
     folder = write_release(tmp, "csv", n_users=80, n_items=50, per_user=15)
     p = prepare(load(fetch(variant_for(zip_release(folder), "csv"), cache_dir=tmp / "c", source=folder)), PrepConfig())
     path = prepared_store.save(p, tmp / "prepared.h5")
-    cfg = TrainConfig(tower=TowerConfig(dim=8, hidden=16, normalize=False), max_epochs=2)
+    cfg = TrainConfig(tower=TowerConfig(dim=8, hidden=16), max_epochs=2)  # the default dot model
     out, _ = train_and_evaluate(p, path, cfg, tmp / "models", baselines=False, progress=False)
     return out, p
 

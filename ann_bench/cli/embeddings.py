@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .. import paths
+from ..embeddings.config import MODELS
 from ..errors import AnnBenchError
 from .data import add_prep_args, add_source_args, prepared
 from .options import at_least, non_negative, positive
@@ -21,9 +22,9 @@ def cmd_train(args) -> None:
     set_threads(args.threads)
     p, path = prepared(args)
     print(summary_table(p.summary))
-    tower = TowerConfig(dim=args.dim, normalize=args.normalize, title_words=not args.no_title_words,
+    tower = TowerConfig(dim=args.dim, **MODELS[args.model], title_words=not args.no_title_words,
                         user_ids=not args.no_user_ids)
-    cfg = TrainConfig(tower=tower, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+    cfg = TrainConfig(tower=tower, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                       temperature=args.temperature[0], norm_penalty=args.norm_penalty, logq=not args.no_logq, uniform_negatives=args.uniform_negatives,
                       patience=args.patience, seed=args.seed)
     bundle = paths.models_dir() / bundle_name(p, cfg, tuple(args.temperature))
@@ -59,9 +60,9 @@ def register(sub) -> None:
     td, tw = TrainConfig(), TowerConfig()
     g = t.add_argument_group("model")
     g.add_argument("--dim", type=at_least(1), default=tw.dim, help="output dimension (default %(default)s)")
-    g.add_argument("--normalize", action="store_true",
-                   help="L2-normalise the tower outputs (the cos model: ip, cosine and l2 then rank alike); "
-                        "default: the dot model, trained on raw inner products")
+    g.add_argument("--model", choices=tuple(MODELS), default="dot",
+                   help="dot: unit directions plus an item-bias coordinate, scored by raw inner product (default); "
+                        "cos: unit-norm outputs (ip, cosine and l2 rank alike); raw: unconstrained outputs")
     g.add_argument("--no-title-words", action="store_true", help="leave title words out of the item tower")
     g.add_argument("--no-user-ids", action="store_true", help="user tower from history and demographics only")
     g.add_argument("--temperature", type=positive, nargs="+", default=[0.1, 0.15, 0.2, 0.3],
@@ -74,6 +75,7 @@ def register(sub) -> None:
     g.add_argument("--patience", type=at_least(1), default=td.patience)
     g.add_argument("--batch-size", type=at_least(1), default=td.batch_size)
     g.add_argument("--lr", type=positive, default=td.lr)
+    g.add_argument("--weight-decay", type=non_negative, default=td.weight_decay, help="AdamW weight decay (default %(default)s)")
     g.add_argument("--seed", type=at_least(0), default=td.seed)
     g.add_argument("--threads", type=at_least(1), default=1, help="threads for torch, BLAS and ALS (default %(default)s)")
     g.add_argument("--no-baselines", action="store_true", help="skip the popularity and ALS baselines")

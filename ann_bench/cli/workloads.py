@@ -23,9 +23,8 @@ def _latest_bundle(variant: str, model: str) -> Path:
     bundles = sorted(paths.models_dir().glob(f"{variant}.*/embeddings.h5"), key=lambda f: f.stat().st_mtime)
     bundles = [b.parent for b in bundles if tag(b.parent) == model]
     if not bundles:
-        flag = " --normalize" if model == "cos" else ""
         raise AnnBenchError(f"no trained {model} model for {variant} under {paths.models_dir()}; run "
-                            f"`ann-bench train {variant}{flag}` first.")
+                            f"`ann-bench train {variant} --model {model}` first.")
     return bundles[-1]
 
 
@@ -67,8 +66,8 @@ def register(sub) -> None:
     wl = sub.add_parser("workloads", help="search workloads: vectors + exact ground truth").add_subparsers(dest="workloads_command", required=True)
     wb = wl.add_parser("build", help="u2i/i2i workloads from a trained model")
     wb.add_argument("variant", help="MovieLens variant whose newest trained model to use")
-    wb.add_argument("--model", choices=("dot", "cos"), default="dot",
-                    help="the newest model of this kind: dot (raw inner products, default) or cos (unit-norm towers)")
+    wb.add_argument("--model", choices=("dot", "cos", "raw"), default="dot",
+                    help="the newest model of this kind (see `ann-bench train --help`; default %(default)s)")
     wb.add_argument("--bundle", type=Path, help="a specific model folder under datasets/models (instead of --model)")
     wb.add_argument("--kinds", nargs="+", default=["u2i", "i2i"], help="u2i and/or i2i (default %(default)s)")
     wb.add_argument("--u2i-metrics", nargs="+", default=["ip", "cosine", "l2"])

@@ -10,14 +10,23 @@ from .metrics import KS
 
 @dataclass(frozen=True)
 class TowerConfig:
-    """Sizes of both towers; ``normalize`` makes the outputs unit-norm (the cos model, where ip,
-    cosine and l2 rank alike); by default the outputs are raw (the dot model: true MIPS)."""
+    """Sizes of both towers, and what the model scores with (``MODELS``):
+
+    - ``dot`` (default): unit-length directions plus one coordinate, 1 for users and a learned
+      bias for items (from the item tower), so a user's score for an item is the raw inner
+      product ``cos + bias`` and item norms carry the bias (popularity): a MIPS workload.
+    - ``cos``: unit-length outputs; inner product, cosine and L2 then rank alike.
+    - ``raw``: unconstrained outputs, scored by their inner product.
+
+    ``dim`` is the exported dimension in every case (``dot``: ``dim - 1`` directions + 1).
+    """
 
     dim: int = 64
     id_dim: int = 64
     feature_dim: int = 32
     hidden: int = 256
-    normalize: bool = False
+    normalize: bool = True
+    item_bias: bool = True
     title_words: bool = True
     user_ids: bool = True
     id_dropout: float = 0.1
@@ -52,14 +61,21 @@ class TrainConfig:
             "uniform_negatives": self.uniform_negatives >= 0,
             "patience": self.patience >= 1,
             "select_k": self.select_k in KS,
-            "tower.dim": self.tower.dim >= 1,
+            "tower.dim": self.tower.dim >= (2 if self.tower.item_bias else 1),
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ConfigError(f"invalid training setting(s): {', '.join(bad)} (select_k must be one of {KS}).")
 
 
+MODELS = {"dot": {"normalize": True, "item_bias": True}, "cos": {"normalize": True, "item_bias": False},
+          "raw": {"normalize": False, "item_bias": False}}
+
+
 def model_tag(train_config: dict) -> str:
-    """``cos`` for a model with unit-norm towers, ``dot`` for one trained on raw inner products
-    (from a stored training configuration, ``asdict(TrainConfig)``)."""
-    return "cos" if train_config.get("tower", {}).get("normalize", False) else "dot"
+    """``dot``, ``cos`` or ``raw`` (see :class:`TowerConfig`) from a stored training configuration
+    (``asdict(TrainConfig)``; one from before ``item_bias`` existed had none)."""
+    tower = train_config.get("tower", {})
+    if not tower.get("normalize", True):
+        return "raw"
+    return "dot" if tower.get("item_bias", False) else "cos"

@@ -18,7 +18,15 @@ from .features import ItemFeatures, UserFeatures
 
 
 def _mlp(d_in: int, cfg: TowerConfig) -> nn.Sequential:
-    return nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(d_in, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, cfg.dim))
+    out = cfg.dim - 1 if cfg.item_bias else cfg.dim  # dot model: one coordinate left for the bias
+    return nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(d_in, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, out))
+
+
+def _output(out: torch.Tensor, cfg: TowerConfig, last: torch.Tensor | None) -> torch.Tensor:
+    """The exported vector: unit-length when ``cfg.normalize``, then ``last`` appended (the dot
+    model: 1 for a user, the learned bias for an item)."""
+    out = F.normalize(out, dim=1) if cfg.normalize else out
+    return torch.cat([out, last], dim=1) if last is not None else out
 
 
 def _id_index(ids: torch.Tensor, known: torch.Tensor, drop: float, training: bool) -> torch.Tensor:
@@ -41,6 +49,7 @@ class ItemTower(nn.Module):
             self.words = nn.EmbeddingBag(feats.n_words, cfg.feature_dim, mode="mean", padding_idx=0)
             d_in += cfg.feature_dim
         self.mlp = _mlp(d_in, cfg)
+        self.bias = nn.Linear(d_in, 1) if cfg.item_bias else None  # from ids and content: cold items get one too
         self.register_buffer("known", torch.zeros(n_items, dtype=torch.bool))
 
     def forward(self, items: torch.Tensor) -> torch.Tensor:
@@ -51,8 +60,8 @@ class ItemTower(nn.Module):
         ]
         if self.cfg.title_words:
             parts.append(self.words(self.feats.words[items]))
-        out = self.mlp(torch.cat(parts, dim=1))
-        return F.normalize(out, dim=1) if self.cfg.normalize else out
+        x = torch.cat(parts, dim=1)
+        return _output(self.mlp(x), self.cfg, self.bias(x) if self.bias is not None else None)
 
 
 class UserTower(nn.Module):
@@ -85,7 +94,7 @@ class UserTower(nn.Module):
             parts.append(self.ids(_id_index(users, self.known, self.cfg.id_dropout, self.training)))
         parts += [self.demo[k](self.feats.columns[k][users]) for k in self.demo]
         out = self.mlp(torch.cat(parts, dim=1))
-        return F.normalize(out, dim=1) if self.cfg.normalize else out
+        return _output(out, self.cfg, torch.ones(len(out), 1) if self.cfg.item_bias else None)
 
 
 class TwoTower(nn.Module):

@@ -40,8 +40,11 @@ TRAINING_VERSION = 2
 
 def bundle_name(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ...]) -> str:
     key = asdict(cfg) | {"temperatures": list(temperatures), "training_version": TRAINING_VERSION}
-    if not key["norm_penalty"]:  # added later: at its neutral value it leaves earlier bundles' names as they were
+    # settings added later leave earlier bundles' names as they were when at their neutral value
+    if not key["norm_penalty"]:
         del key["norm_penalty"]
+    if not key["tower"]["item_bias"]:
+        del key["tower"]["item_bias"]
     tag = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
     return f"{p.name}.{p.config.split}-{p.config.tag()}.tt-{tag}"
 

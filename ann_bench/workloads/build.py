@@ -8,8 +8,8 @@
   excluded from its answers. Metric cosine.
 
 Names say which model made the vectors: ``<variant>.<model>.<kind>.<metric>``, with model
-``dot`` (trained on raw inner products) or ``cos`` (unit-norm towers, where ip, cosine and l2
-rank alike).
+``dot``, ``cos`` or ``raw`` (:class:`~ann_bench.embeddings.config.TowerConfig`; under ``cos``
+ip, cosine and l2 rank alike).
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def info(path: Path) -> dict:
             out[key] = w.attrs[key]
     if w.attrs.get("vectors_normalized"):
         out["note"] = ("the model's vectors are L2-normalised, so its ip, cosine and l2 workloads have the same "
-                       "neighbours; the default dot model (trained without --normalize) gives a true inner-product workload")
+                       "neighbours; the default dot model (`ann-bench train --model dot`) gives a true inner-product workload")
     if w.relevant is not None:
         out["relevant_per_query_median"] = float(np.median(np.diff(w.relevant.offsets)))
     if w.seen is not None:
