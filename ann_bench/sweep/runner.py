@@ -191,7 +191,8 @@ def dry_run(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force
     lines = []
     for r in plan(cfg, workloads, results_dir, threads_all=threads_all or available_cores()):
         why = should_run(r, force=force, retry_failed=retry_failed)
-        what = f"{r.workload_name} {r.algorithm.name} {record.slug(r.build)}" + (f" (repeat {r.repeat})" if r.repeat else "")
+        via = f" ({registry.get(r.adapter).metrics[r.metric].replace('reduction:', 'ip via ')})" if r.adapter != r.algorithm.adapter else ""
+        what = f"{r.workload_name} {r.algorithm.name}{via} {record.slug(r.build)}" + (f" (repeat {r.repeat})" if r.repeat else "")
         lines.append(f"run   {what}: {why}" if why else f"keep  {what}: up to date ({r.state})")
     return lines
 
