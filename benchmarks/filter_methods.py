@@ -1,6 +1,6 @@
 """Filtered search: a library's native filter vs over-fetching, side by side in one run.
 
-    .venv/bin/python benchmarks/filter_methods.py [--workload ml-latest-small.u2i.ip] [--rounds 5]
+    .venv/bin/python benchmarks/filter_methods.py [--workload ml-latest-small.dot.u2i.ip] [--rounds 5]
 
 For each index (faiss HNSW, faiss IVF, hnswlib; one build each, 1 thread) and a few query
 settings, every user's top 10 with their already-seen items excluded is found two ways on
@@ -36,7 +36,7 @@ def timed_pass(search, singles, exclude):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workload", default="ml-latest-small.u2i.ip")
+    ap.add_argument("--workload", default="ml-latest-small.dot.u2i.ip")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
 

@@ -1,7 +1,7 @@
 """Harness overhead, measured side by side in one run (shared machines are noisy: compare
 ratios from the same run, not absolute numbers across runs).
 
-    .venv/bin/python benchmarks/harness_overhead.py [--workload ml-latest-small.u2i.ip] [--rounds 7]
+    .venv/bin/python benchmarks/harness_overhead.py [--workload ml-latest-small.dot.u2i.ip] [--rounds 7]
 
 1. Batch QPS through the adapter vs a bare call into the library, for faiss HNSW and
    hnswlib (1 thread), interleaved round by round; the best round of each is compared.
@@ -30,7 +30,7 @@ def best(fn, rounds):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workload", default="ml-latest-small.u2i.ip")
+    ap.add_argument("--workload", default="ml-latest-small.dot.u2i.ip")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--k", type=int, default=10)
     args = ap.parse_args()

@@ -89,6 +89,6 @@ def register(sub) -> None:
     wi.add_argument("--threads", type=at_least(1), default=2)
     wi.set_defaults(func=cmd_workloads_import)
     wn = wl.add_parser("info", help="sizes, norms, difficulty and provenance of a workload")
-    wn.add_argument("name", help="workload name (e.g. ml-latest-small.u2i.ip) or path")
+    wn.add_argument("name", help="workload name (e.g. ml-latest-small.dot.u2i.ip) or path")
     wn.set_defaults(func=cmd_workloads_info)
     wl.add_parser("list", help="list workloads").set_defaults(func=cmd_workloads_list)

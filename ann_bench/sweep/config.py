@@ -2,7 +2,7 @@
 
 ```yaml
 settings: {k: [10, 100], repeats: 3}   # optional; see SETTINGS
-workloads: [ml-latest-small.u2i.ip]    # optional default workloads
+workloads: [ml-latest-small.dot.u2i.ip]    # optional default workloads
 algorithms:
   hnswlib:
     build: {M: [8, 16, 32], ef_construction: [200]}
