@@ -160,18 +160,18 @@ def test_a_threaded_batch_search_runs_in_parallel(name):
     pq = index.prepare_queries(q)
 
     def timed(threads):
-        best = (np.inf, 0.0)
-        for _ in range(3):
-            w, c = time.perf_counter(), time.process_time()
-            index.search_batch(pq, 10, threads)
-            w, c = time.perf_counter() - w, time.process_time() - c
-            best = min(best, (w, c))
-        return best
+        w, c = time.perf_counter(), time.process_time()
+        index.search_batch(pq, 10, threads)
+        return time.perf_counter() - w, time.process_time() - c
 
     from ann_bench.sweep import load
 
     before = load.sample()
-    (w1, _), (w2, c2) = timed(1), timed(2)
+    best = {1: (np.inf, 0.0), 2: (np.inf, 0.0)}
+    for _ in range(5):  # interleaved, so that a passing disturbance slows both sides alike
+        for threads in (1, 2):
+            best[threads] = min(best[threads], timed(threads))
+    (w1, _), (w2, c2) = best[1], best[2]
     busy = load.between(before, load.sample())
     if load.contended(busy):  # another process had a core: neither the parallelism nor the speed-up can show
         pytest.skip(f"other processes used {busy['other_cores']:.2f} cores while timing")
