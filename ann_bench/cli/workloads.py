@@ -11,7 +11,7 @@ from ..errors import AnnBenchError
 
 
 def _latest_bundle(variant: str, model: str) -> Path:
-    """The newest bundle of ``variant`` whose model is ``model`` (dot or cos)."""
+    """The newest bundle of ``variant`` whose model is ``model`` (dot, cos or raw)."""
     from ..embeddings.config import model_tag
 
     def tag(bundle: Path) -> str | None:

@@ -15,6 +15,7 @@ import numpy as np
 from ..data import Prepared
 from ..files import write_bytes
 from ..h5util import atomic_h5, get_json, open_h5, set_json
+from .config import model_tag
 
 FORMAT_VERSION = 1
 
@@ -32,7 +33,8 @@ def save_bundle(out_dir: Path, p: Prepared, prepared_file: Path, trained, vector
     with atomic_h5(out_dir / "embeddings.h5") as f:
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["name"] = p.name
-        f.attrs["normalized"] = bool(trained.config.tower.normalize)
+        f.attrs["normalized"] = bool(trained.config.tower.normalize and not trained.config.tower.item_bias)  # unit vectors
+        f.attrs["model"] = model_tag(asdict(trained.config))
         f.create_dataset("items", data=vectors["items"].astype(np.float32))
         f.create_dataset("users", data=vectors["users"].astype(np.float32))
         f.create_dataset("item_ids", data=p.items["item_id"].to_numpy())
