@@ -1,5 +1,5 @@
 import math
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -154,3 +154,13 @@ def test_real_ml_latest_small_two_tower_beats_popularity(shared_movielens, tmp_p
     tt = evaluate(p, dot_scorer(vec["users"], vec["items"]), TEST, ks=(50,))
     pop = evaluate(p, popularity_scorer(p, TEST), TEST, ks=(50,))
     assert tt["recall@50"] > 1.2 * pop["recall@50"], (tt, pop)
+
+
+def test_model_kind_of_stored_configurations_old_and_new():
+    from ann_bench.embeddings.config import model_tag
+
+    assert model_tag(asdict(TrainConfig())) == "dot"
+    assert model_tag(asdict(TrainConfig(tower=TowerConfig(**MODELS["cos"])))) == "cos"
+    assert model_tag(asdict(TrainConfig(tower=TowerConfig(**MODELS["raw"])))) == "raw"
+    # bundles trained before item_bias existed: unit-norm ones are cos, the others raw
+    assert model_tag({"tower": {"normalize": True}}) == "cos" and model_tag({"tower": {"normalize": False}}) == "raw"
