@@ -10,11 +10,17 @@ from pathlib import Path
 from .errors import NO_ROOM, NOT_ALLOWED, write_error
 
 
+def temporary(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed: ``<name>.tmp-<pid>``, so the temporaries
+    of a writer that is gone can be told from a live one's."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.tmp-{os.getpid()}")
+
+
 def atomic_write(path: Path, write) -> None:
     """``write(file object)`` into ``path`` under a temporary name, then rename. OS errors pass
     through (the sweep worker turns a full disk into its exit code)."""
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp = temporary(path)
     try:
         with open(tmp, "wb") as fh:
             write(fh)

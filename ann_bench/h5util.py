@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import NO_ROOM, DataError, write_error
+from .files import temporary
 
 STR = h5py.string_dtype("utf-8")
 
@@ -21,7 +22,7 @@ STR = h5py.string_dtype("utf-8")
 def atomic_h5(path: Path) -> Iterator[h5py.File]:
     """Write to ``<path>.tmp-<pid>`` and rename on success: a crash never leaves a half file."""
     path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp = temporary(path)
     try:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

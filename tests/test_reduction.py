@@ -66,6 +66,14 @@ def test_an_ip_workload_gets_every_adapter_natively_or_through_the_reduction(wor
         "hnswlib": "hnswlib", "pynndescent": reduced_name("pynndescent", "l2"), "hnswlib-via-l2": reduced_name("hnswlib", "l2")}
 
 
+def test_dry_run_names_the_runs_made_through_the_reduction(workload, tmp_path):
+    from ann_bench.sweep.runner import dry_run
+
+    lines = dry_run(cfg({"hnswlib": {}, "pynndescent": {}}), [workload], tmp_path)
+    assert any(" hnswlib M=" in line for line in lines)
+    assert all(" pynndescent (ip via l2) " in line for line in lines if "pynndescent" in line)
+
+
 def test_an_ip_via_entry_runs_only_on_ip_workloads():
     assert registry.for_metric("hnswlib", "cosine", "l2") is None
     assert registry.for_metric("hnswlib", "cosine") == "hnswlib" and registry.for_metric("pynndescent", "l2") == "pynndescent"

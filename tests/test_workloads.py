@@ -51,6 +51,13 @@ def test_builds_u2i_and_i2i_with_exact_ground_truth(bundle, tmp_path):
     assert not (i2i.neighbors == own[:, None]).any(), "an item is its own neighbour"
 
 
+def test_the_bundle_says_which_model_made_its_vectors(bundle):
+    out, _ = bundle
+    with h5py.File(out / "embeddings.h5") as f:  # the dot model's vectors are not unit-norm
+        assert f.attrs["model"] == "dot" and not f.attrs["normalized"]
+        assert not np.allclose(np.linalg.norm(f["items"][()], axis=1), 1)
+
+
 def test_round_trip_and_content_hash(bundle, tmp_path):
     out, _ = bundle
     (path,) = build(out, WorkloadSpec(kinds=("u2i",), u2i_metrics=("l2",)), tmp_path, progress=False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..sweep.adapters.reduction import split_name
 from .tables import best_at_targets, is_exact, view
 
 HNSW = ("faiss-hnsw", "hnswlib", "nmslib-hnsw", "usearch", "voyager")
@@ -28,7 +29,7 @@ HOLDS, PARTLY, NOT = "holds", "partly", "does not hold"
 
 
 def _family(adapter: str) -> str:
-    base = adapter.split(":ip-via-")[0]
+    base = split_name(adapter)[0]
     if base in HNSW:
         return "hnsw"
     if base in IVFPQ:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..results.table import measured
 from ..sweep import registry
+from ..sweep.adapters.reduction import split_name
 
 TARGETS = (0.80, 0.90, 0.95, 0.99)
 # an index that is not this much faster than exact search is not worth its recall loss,
@@ -100,15 +101,16 @@ def native_vs_reduced(df: pd.DataFrame, *, recall: str = "recall@10", qps: str =
     best = best_at_targets(df, recall=recall, qps=qps, targets=targets)
     if best.empty:
         return best
-    reduced = best[best["adapter"].str.contains(":ip-via-", regex=False)]
     rows = []
-    for r in reduced.itertuples(index=False):
-        native_adapter = r.adapter.split(":ip-via-")[0]
+    for r in best.itertuples(index=False):
+        native_adapter, via = split_name(r.adapter)
+        if not via:
+            continue
         native = best[(best["workload"] == r.workload) & (best["target"] == r.target) & (best["adapter"] == native_adapter)]
         if native.empty:
             continue
         n = native.loc[native[qps].idxmax()]
-        rows.append({"workload": r.workload, "library": native_adapter, "via": r.adapter.split(":ip-via-")[1], "target": r.target,
+        rows.append({"workload": r.workload, "library": native_adapter, "via": via, "target": r.target,
                      f"native {qps}": n[qps], f"reduced {qps}": getattr(r, qps), "reduced / native": getattr(r, qps) / n[qps],
                      "native params": f"{n['build_params']}; {n['query_params']}", "reduced params": f"{r.build_params}; {r.query_params}"})
     return pd.DataFrame(rows)

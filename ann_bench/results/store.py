@@ -14,15 +14,15 @@ from pathlib import Path
 import h5py
 
 from ..h5util import get_json
+from ..sweep.adapters.reduction import describe
 from ..sweep.load import contended, judged
 from ..sweep.record import slug
 
 
 def _label(attrs) -> str:
     """The algorithm's label, marked where inner product was searched through a reduction."""
-    handling = str(attrs.get("metric_handling", ""))
-    via = handling.partition("reduction:")[2]
-    return f"{attrs['algorithm']} (ip via {via})" if via else str(attrs["algorithm"])
+    via = describe(str(attrs.get("metric_handling", "")))
+    return f"{attrs['algorithm']} ({via})" if via else str(attrs["algorithm"])
 
 
 def read_runs(path: Path) -> list[dict]:

@@ -28,7 +28,7 @@ import yaml
 from ..errors import ConfigError
 from ..paths import safe_name
 from . import registry
-from .adapters.reduction import REDUCTIONS
+from .adapters.reduction import possible
 from .params import Param, check_params, suggest
 
 DEPTHS = (10, 100)  # the top 10 a page shows; the 100 candidates a ranker takes
@@ -173,8 +173,8 @@ def parse(data, source: str = "algorithms.yaml") -> SweepConfig:
             raise ConfigError(f"{what}.{suggest(adapter, registry.names())} Known: {', '.join(registry.names())}.")
         cls = registry.get(adapter)
         ip_via = spec.get("ip_via")
-        if ip_via is not None and (ip_via not in REDUCTIONS or ip_via not in cls.metrics):
-            can = [m for m in REDUCTIONS if m in cls.metrics]
+        can = possible(cls)
+        if ip_via is not None and ip_via not in can:
             raise ConfigError(f"{where}.ip_via: {ip_via!r}: inner product can be reduced to "
                               f"{' or '.join(can) if can else 'nothing'} for {adapter} (its metrics: {', '.join(cls.metrics)}).")
         algorithms.append(Algorithm(str(name), adapter, _grid(spec.get("build"), cls.build_params, f"{where}.build"),

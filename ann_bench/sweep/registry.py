@@ -46,16 +46,16 @@ def _load() -> None:
 def get(name: str) -> type:
     """The adapter registered as ``name``; ``<adapter>:ip-via-<l2|cosine>`` is that adapter serving
     inner product through the augmentation (:mod:`~ann_bench.sweep.adapters.reduction`)."""
+    from .adapters.reduction import reduced, split_name
+
     _load()
-    base, _, via = name.partition(":ip-via-")
+    base, via = split_name(name)
     try:
         cls = _REGISTRY[base]
     except KeyError:
         raise ConfigError(f"unknown algorithm '{name}'.{suggest(name, _REGISTRY)} Known: {', '.join(sorted(_REGISTRY))}.") from None
     if not via:
         return cls
-    from .adapters.reduction import reduced
-
     try:
         return reduced(cls, via)
     except ValueError as exc:
@@ -67,15 +67,15 @@ def for_metric(adapter: str, metric: str, ip_via: str | None = None) -> str | No
     the metric, its reduction on ``ip`` where it has no inner-product search (via l2, else
     cosine), None where nothing serves it. With ``ip_via`` (an entry that exists to compare
     the reduction with native search): the reduction on ``ip``, nothing on other metrics."""
-    from .adapters.reduction import REDUCTIONS, reduced_name
+    from .adapters.reduction import possible, reduced_name
 
     cls = get(adapter)
     if ip_via:
         return reduced_name(adapter, ip_via) if metric == "ip" else None
     if metric in cls.metrics:
         return adapter
-    via = next((m for m in REDUCTIONS if m in cls.metrics), None) if metric == "ip" else None
-    return reduced_name(adapter, via) if via else None
+    vias = possible(cls) if metric == "ip" else []
+    return reduced_name(adapter, vias[0]) if vias else None
 
 
 def names() -> list[str]:

@@ -29,6 +29,7 @@ from ..h5util import job_dir_prefix, remove_orphan_job_dirs, remove_stale_tempor
 from ..threads import available_cores
 from ..workloads import format as wformat
 from . import load, record, registry
+from .adapters.reduction import describe
 from .worker import EXIT_NO_SPACE
 from .config import SweepConfig
 
@@ -191,7 +192,8 @@ def dry_run(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force
     lines = []
     for r in plan(cfg, workloads, results_dir, threads_all=threads_all or available_cores()):
         why = should_run(r, force=force, retry_failed=retry_failed)
-        via = f" ({registry.get(r.adapter).metrics[r.metric].replace('reduction:', 'ip via ')})" if r.adapter != r.algorithm.adapter else ""
+        via = describe(registry.get(r.adapter).metrics[r.metric])
+        via = f" ({via})" if via else ""
         what = f"{r.workload_name} {r.algorithm.name}{via} {record.slug(r.build)}" + (f" (repeat {r.repeat})" if r.repeat else "")
         lines.append(f"run   {what}: {why}" if why else f"keep  {what}: up to date ({r.state})")
     return lines

@@ -47,6 +47,17 @@ def handling(via: str) -> str:
     return f"reduction:{via}"
 
 
+def describe(metric_handling: str) -> str:
+    """``ip via l2`` for a run recorded as ``reduction:l2``; empty for any other handling."""
+    via = metric_handling.partition("reduction:")[2]
+    return f"ip via {via}" if via else ""
+
+
+def possible(inner: type[Adapter]) -> list[str]:
+    """The metrics ``inner`` can serve inner product through, in order of preference."""
+    return [m for m in REDUCTIONS if m in inner.metrics]
+
+
 class Reduced(Adapter):
     """An ``ip`` index made of an inner adapter searching augmented vectors with ``via``."""
 
@@ -97,7 +108,7 @@ class Reduced(Adapter):
 @lru_cache(maxsize=None)
 def reduced(inner: type[Adapter], via: str) -> type[Adapter]:
     """``inner`` serving ``ip`` workloads through the augmentation and its ``via`` search."""
-    if via not in REDUCTIONS or via not in inner.metrics:
+    if via not in possible(inner):
         raise ValueError(f"{inner.name} cannot serve inner product via '{via}' (it searches {', '.join(inner.metrics)})")
     attrs = {name: getattr(inner, name) for name in (
         "module", "distribution", "build_params", "query_params", "deterministic", "threaded_batch", "seed_param",
@@ -107,6 +118,15 @@ def reduced(inner: type[Adapter], via: str) -> type[Adapter]:
         "__doc__": f"{inner.name} on inner product through the augmentation and its {via} search."})
 
 
+_SEP = ":ip-via-"
+
+
 def reduced_name(adapter: str, via: str) -> str:
     """The registry name of ``adapter`` reduced via ``via`` (e.g. ``pynndescent:ip-via-l2``)."""
-    return f"{adapter}:ip-via-{via}"
+    return f"{adapter}{_SEP}{via}"
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``(adapter, via)`` of a registry name; ``via`` is empty for an adapter searching natively."""
+    adapter, _, via = name.partition(_SEP)
+    return adapter, via
