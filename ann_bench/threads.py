@@ -35,6 +35,12 @@ def blas_threads(n: int):
     return _blas_controller().limit(limits=n)
 
 
+def blas_thread_count() -> int:
+    """Threads the loaded BLAS is set to use now (1 if none is loaded)."""
+    counts = [lib["num_threads"] for lib in _blas_controller().info()]
+    return max(counts, default=1)
+
+
 def set_env_threads(n: int) -> None:
     """Set the thread env vars; effective only before the libraries are imported (subprocesses)."""
     for var in _ENV_VARS:

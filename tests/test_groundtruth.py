@@ -29,7 +29,7 @@ def test_matches_argsort_on_random_data(metric):
     # un-normalised vectors with varied norms: inner product differs from cosine
     x = (rng.standard_normal((500, 16)) * rng.uniform(0.2, 3.0, (500, 1))).astype(np.float32)
     q = rng.standard_normal((40, 16)).astype(np.float32)
-    ids, dists = exact_knn(q, x, 20, metric, block=7)
+    ids, dists = exact_knn(q, x, 20, metric, query_block=7, tile=23, threads=2)
     ref_ids, ref_d = brute_force(q, x, 20, metric)
     np.testing.assert_array_equal(ids, ref_ids)
     np.testing.assert_allclose(dists, ref_d, rtol=1e-4, atol=1e-4)
@@ -45,7 +45,7 @@ def test_ties_are_ordered_by_id(metric):
     protos = np.array([[1, 0, 0, 0], [0, -2, 0, 0], [0, 0, 2, 0], [1, 1, -1, 1], [-1, 1, 1, 1], [1, -1, -1, -1]], dtype=np.float32)
     x = protos[rng.integers(0, 6, 300)]
     q = protos[rng.integers(0, 6, 25)] + 0.0
-    ids, _ = exact_knn(q, x, 30, metric, block=4)
+    ids, _ = exact_knn(q, x, 30, metric, query_block=4, tile=37)
     ref_ids, _ = brute_force(q, x, 30, metric)
     np.testing.assert_array_equal(ids, ref_ids)
 
@@ -66,7 +66,7 @@ def test_excluding_a_list_of_ids_per_query(metric):
     x = rng.standard_normal((300, 8)).astype(np.float32)
     q = rng.standard_normal((30, 8)).astype(np.float32)
     seen = [rng.choice(300, rng.integers(0, 40), replace=False) for _ in range(30)]
-    ids, dists = exact_knn(q, x, 10, metric, exclude=seen, block=4)
+    ids, dists = exact_knn(q, x, 10, metric, exclude=seen, query_block=4, tile=16, threads=2)
     for i, s in enumerate(seen):
         assert not np.isin(ids[i], s).any()
     d = brute_force(q, x, 300, metric)

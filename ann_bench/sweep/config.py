@@ -13,7 +13,8 @@ algorithms:
     query: {nprobe: [4, 16], k_factor: [2, 8]}
 ```
 
-Every key is checked against the adapter's declared parameters; a bad file gets one line
+A numeric value may be written relative to the catalog size N (:mod:`.relative`); it is
+resolved per workload by :func:`resolve`. Every key is checked against the adapter's declared parameters; a bad file gets one line
 naming the key path, what was expected, and a "did you mean" for a misspelt name.
 """
 
@@ -30,6 +31,8 @@ from ..paths import safe_name
 from . import registry
 from .adapters.reduction import possible
 from .params import Param, check_params, suggest
+from .relative import SizeRelative, is_relative, resolve_grid
+from .relative import parse as parse_relative
 
 DEPTHS = (10, 100)  # the top 10 a page shows; the 100 candidates a ranker takes
 SETTINGS = {
@@ -57,9 +60,27 @@ _ENTRY = ("adapter", "build", "query", "ip_via")
 class Algorithm:
     name: str  # the entry's label in the file (results are filed under it)
     adapter: str  # the registered adapter it runs
-    build: list[dict]
+    build: list[dict]  # values may be SizeRelative, resolved per workload (:meth:`at_size`)
     query: list[dict]
     ip_via: str | None = None  # on ip workloads: search through the reduction to this metric, even where native
+
+    def at_size(self, n: int, source: str = "algorithms.yaml") -> "Resolved":
+        """The grids at catalog size ``n``: size-relative values resolved and range-checked."""
+        cls = registry.get(self.adapter)
+        where = f"{source}: algorithms.{self.name}"
+        build, build_written = resolve_grid(self.build, n, cls.build_params, f"{where}.build")
+        query, query_written = resolve_grid(self.query, n, cls.query_params, f"{where}.query")
+        return Resolved(build, build_written, query, query_written)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An algorithm's grids at one catalog size, and the size-relative expressions they came from."""
+
+    build: list[dict]
+    build_written: list[dict]  # per build: {name: expression} of its relative values
+    query: list[dict]
+    query_written: list[dict]
 
 
 @dataclass
@@ -82,7 +103,7 @@ class SweepConfig:
             out = []
             for a in algs:
                 cls = registry.get(a.adapter)
-                values = check_params(_coerce(build, cls.build_params), cls.build_params, f"--build ({a.name})")
+                values = _checked(_coerce(build, cls.build_params), cls.build_params, f"--build ({a.name})")
                 out.append(Algorithm(a.name, a.adapter, [values], a.query, a.ip_via))
             algs = out
         return SweepConfig(algs, self.settings, self.workloads, self.source)
@@ -126,9 +147,21 @@ def _grid(section, schema: dict[str, Param], where: str) -> list[dict]:
         values = values if isinstance(values, list) else [values]
         if not values:
             raise ConfigError(f"{where}.{name}: empty grid; give at least one value.")
-        axes[name] = [schema[name].check(v, f"{where}.{name}[{i}]") for i, v in enumerate(values)]
+        axes[name] = [_value(v, schema[name], f"{where}.{name}[{i}]") for i, v in enumerate(values)]
     combos = [dict(zip(axes, vals)) for vals in itertools.product(*axes.values())] if axes else [{}]
-    return [check_params(c, schema, where) for c in combos]
+    return [_checked(c, schema, where) for c in combos]
+
+
+def _value(v, param: Param, where: str):
+    return parse_relative(v, where) if is_relative(v, param) else param.check(v, where)
+
+
+def _checked(combo: dict, schema: dict[str, Param], where: str) -> dict:
+    """:func:`check_params` (types, ranges, defaults) with size-relative values kept for later."""
+    relative = {k: v if isinstance(v, SizeRelative) else parse_relative(v, f"{where}.{k}")
+                for k, v in combo.items() if isinstance(v, SizeRelative) or (k in schema and is_relative(v, schema[k]))}
+    full = check_params({k: v for k, v in combo.items() if k not in relative}, schema, where)
+    return {k: relative.get(k, full.get(k)) for k in [*combo, *(k for k in full if k not in combo)]}
 
 
 def _settings(raw, where: str) -> dict:

@@ -260,6 +260,8 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
         f.attrs["build_repeat"] = job.get("build_repeat", 0)
         set_json(f, "definition", run_definition)
         set_json(f, "build", job["build"])
+        if job.get("size_relative"):  # the expressions its size-relative values came from
+            set_json(f, "size_relative", job["size_relative"])
         set_json(f, "settings", settings)
         set_json(f, "build_stats", {k: v for k, v in meta.items() if k != "queries"})
         set_json(f, "threads", {"build": job["build_threads"], "batch_all_cores": job["threads_all"], "single": 1, "batch_single": 1})

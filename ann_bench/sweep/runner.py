@@ -117,7 +117,10 @@ class Run:
     metric: str
     algorithm: object  # config.Algorithm
     adapter: str  # the registered adapter that serves this workload's metric (maybe a reduction)
-    build: dict
+    build: dict  # at this workload's size (size-relative values resolved)
+    queries: list[dict]
+    written: dict  # {"build": {name: expression}, "query": [...]}: the size-relative values it came from
+    size: int  # the workload's catalog size N
     repeat: int
     path: Path
     definition: dict
@@ -164,14 +167,16 @@ def plan(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, threads_
             if adapter is None:
                 continue
             cls = registry.get(adapter)
-            for build in alg.build:
+            grids = alg.at_size(len(w.train), cfg.source)
+            for build, build_written in zip(grids.build, grids.build_written):
+                written = {"build": build_written, "query": grids.query_written} if build_written or any(grids.query_written) else {}
                 for repeat in range(cfg.settings["build_repeats"]):
                     b = _repeat_build(cls, build, repeat)
-                    d = record.definition(adapter=adapter, build=b, repeat=repeat, queries=alg.query,
+                    d = record.definition(adapter=adapter, build=b, repeat=repeat, queries=grids.query,
                                           settings=cfg.settings, threads_all=threads_all, workload_hash=whash)
                     path = record.result_path(results_dir, name, alg.name, b, repeat)
                     state, why = record.run_state(path, d)
-                    runs.append(Run(wpath, name, metric, alg, adapter, b, repeat, path, d, state, why))
+                    runs.append(Run(wpath, name, metric, alg, adapter, b, grids.query, written, len(w.train), repeat, path, d, state, why))
     return runs
 
 
@@ -195,6 +200,8 @@ def dry_run(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force
         via = describe(registry.get(r.adapter).metrics[r.metric])
         via = f" ({via})" if via else ""
         what = f"{r.workload_name} {r.algorithm.name}{via} {record.slug(r.build)}" + (f" (repeat {r.repeat})" if r.repeat else "")
+        if r.written.get("build"):
+            what += " (" + ", ".join(f"{k}: {v}" for k, v in r.written["build"].items()) + f" at N={r.size:,})"
         lines.append(f"run   {what}: {why}" if why else f"keep  {what}: up to date ({r.state})")
     return lines
 
@@ -208,7 +215,7 @@ def _measure(r: Run, cfg: SweepConfig, threads_all: int, build_threads: int) -> 
     try:
         job = {
             "workload": str(Path(r.workload).resolve()), "algorithm": r.adapter, "label": alg.name, "metric": r.metric,
-            "build": r.build, "build_repeat": r.repeat, "queries": alg.query, "k": cfg.settings["k"],
+            "build": r.build, "build_repeat": r.repeat, "queries": r.queries, "size_relative": r.written, "k": cfg.settings["k"],
             "repeats": cfg.settings["repeats"], "threads_all": threads_all, "build_threads": build_threads,
             "single_query_limit": cfg.settings["single_query_limit"], "filtered_k": cfg.settings["filtered_k"],
         }
@@ -255,16 +262,16 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
         if busy:
             warnings.warn(busy, stacklevel=2)
     outcomes = []
-    n_query = sum(len(r.algorithm.query) for r in runs)
+    n_query = sum(len(r.queries) for r in runs)
     with tqdm(total=n_query, desc="sweep", unit="query config", disable=not progress) as bar:  # closed on errors too
         for r in runs:
             alg = r.algorithm
             if should_run(r, force=force, retry_failed=retry_failed) is None:
-                bar.update(len(alg.query))
+                bar.update(len(r.queries))
                 outcomes.append(RunOutcome(r.path, "skipped", f"{alg.name} {r.build}: already done ({r.state})"))
                 continue
             bar.set_description(f"{r.workload_name} {alg.name}")
             outcomes.append(_measure(r, cfg, threads_all, build_threads))
             tqdm.write(outcomes[-1].summary) if progress else None
-            bar.update(len(alg.query))
+            bar.update(len(r.queries))
     return outcomes

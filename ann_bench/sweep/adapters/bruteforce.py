@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from ...threads import blas_threads
+from ... import exact_search
 from ...topk import top_k
 from ..registry import register
 from .base import NATIVE, NORMALIZE_IP, Adapter
@@ -25,33 +23,12 @@ class NumpyBruteForce(Adapter):
         self.sq = np.einsum("ij,ij->i", x, x)
 
     def _scores(self, q):
-        if self.space == "l2":
-            s = (2 * q) @ self.x.T
-            s -= self.sq
-            return s
-        return q @ self.x.T
+        return exact_search.scores(q, self.x, self.sq, self.space)
 
     def search_batch(self, q, k, threads):
-        """Blocks of queries (scores, then top k), spread over ``threads`` Python threads, each
-        block's BLAS at one thread: both the product and the selection run in parallel
-        (numpy releases the GIL in both)."""
-        k = min(k, len(self.x))
-        out = np.empty((len(q), k), dtype=np.int64)
-        step = max(1, (16 << 20) // max(1, len(self.x)))  # about 64 MB of scores per block
-        if threads > 1:
-            step = max(1, min(step, -(-len(q) // (4 * threads))))  # enough blocks to share
-
-        def block(s):
-            out[s : s + step] = top_k(self._scores(q[s : s + step]), k)
-
-        with blas_threads(1):
-            if threads > 1:
-                with ThreadPoolExecutor(threads) as pool:
-                    list(pool.map(block, range(0, len(q), step)))
-            else:
-                for s in range(0, len(q), step):
-                    block(s)
-        return out
+        """Tiles of queries x base folded into a running top k, query blocks spread over
+        ``threads`` Python threads at one BLAS thread each (:mod:`ann_bench.exact_search`)."""
+        return exact_search.search(q, self.x, k, self.space, threads=threads)[0]
 
     def split_queries(self, q):
         return [q[i : i + 1] for i in range(len(q))]
