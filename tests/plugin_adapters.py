@@ -2,8 +2,9 @@
 
 They exercise the runner's isolation: a hard crash inside the process (``os.abort()``,
 what a failing assertion in a C extension does), a query pass that never ends, a build
-that allocates far more memory than the ceiling allows, and a build during which the disk
-fills up (another process writing, as seen from the sweep).
+that allocates far more memory than the ceiling allows, a build during which the disk
+fills up (another process writing, as seen from the sweep), and a build whose time grows
+with the catalog size.
 """
 
 import os
@@ -51,6 +52,18 @@ class Hang(_Plain):
     def search_batch(self, q, k, threads):
         time.sleep(self.sleep_s)
         return super().search_batch(q, k, threads)
+
+
+@register
+class SlowBuild(_Plain):
+    """A build whose time grows linearly with the catalog: ``ms_per_item`` x N."""
+
+    name = "test-slow-build"
+    build_params = {"ms_per_item": Param(float, 1.0, min=0)}
+
+    def _fit(self, x):
+        time.sleep(self.params["ms_per_item"] * len(x) / 1000)
+        self.n = len(x)
 
 
 @register

@@ -68,14 +68,14 @@ def test_resume_measures_again_what_changed(workload, tmp_path):
     algs = {"faiss-flat": {}, "hnswlib": {"build": {"M": [8]}, "query": {"ef": [10, 50]}}}
     results = tmp_path / "r"
     sweep(cfg(algs), [workload], results, progress=False)
-    assert [o.status for o in sweep(cfg(algs), [workload], results, progress=False)] == ["skipped", "skipped"]
+    assert [o.status for o in sweep(cfg(algs), [workload], results, progress=False)] == ["kept", "kept"]
     assert all(line.startswith("keep") for line in dry_run(cfg(algs), [workload], results))
 
     wider = algs | {"hnswlib": {"build": {"M": [8]}, "query": {"ef": [10, 50, 100]}}}
     lines = dry_run(cfg(wider), [workload], results)
     assert lines[0].startswith("keep  tiny.u2i.ip faiss-flat")
     assert lines[1].startswith("run   tiny.u2i.ip hnswlib") and "query grid changed (2 -> 3 configurations)" in lines[1]
-    assert [o.status for o in sweep(cfg(wider), [workload], results, progress=False)] == ["skipped", "ok"]
+    assert [o.status for o in sweep(cfg(wider), [workload], results, progress=False)] == ["kept", "ok"]
 
     for settings, why in (({"k": [10]}, "settings.k [10, 100] -> [10]"), ({"repeats": 2}, "settings.repeats 1 -> 2"),
                           ({"recall_epsilon": 0.01}, "settings.recall_epsilon"), ({"filtered_k": 5}, "settings.filtered_k")):

@@ -52,9 +52,9 @@ def test_failures_are_recorded_and_the_sweep_goes_on(workload, tmp_path):
 
     # resumed: nothing reruns; failed runs rerun only when asked
     again = sweep(c, [workload], results, progress=False)
-    assert {o.status for o in again} == {"skipped"}
+    assert {o.status for o in again} == {"kept"}
     retried = sweep(cfg({"test-abort": {}, "faiss-flat": {}}), [workload], results, retry_failed=True, progress=False)
-    assert sorted(o.status for o in retried) == ["failed", "skipped"]
+    assert sorted(o.status for o in retried) == ["failed", "kept"]
 
 
 def test_filtered_search_is_measured_and_a_leaking_filter_is_caught(workload, tmp_path):
@@ -96,7 +96,7 @@ def test_a_rebuilt_workload_is_measured_again(workload, tmp_path):
     c = cfg({"faiss-flat": {}})
     results = tmp_path / "results"
     assert [o.status for o in sweep(c, [workload], results, progress=False)] == ["ok"]
-    assert [o.status for o in sweep(c, [workload], results, progress=False)] == ["skipped"]
+    assert [o.status for o in sweep(c, [workload], results, progress=False)] == ["kept"]
     w = wformat.read(workload)
     w.train = w.train * 2  # new embeddings under the same name
     w.neighbors, w.distances = exact_knn(w.test, w.train, 100, "ip")

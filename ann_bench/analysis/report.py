@@ -97,7 +97,7 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
     for name, t in tables.items():
         t.to_csv(tables_dir / f"{name}.csv", index=False)
         (tables_dir / f"{name}.md").write_text(markdown(t) + "\n")
-    failed = df[df["status"] != "ok"][["workload", "algorithm", "build_params", "reason"]].drop_duplicates()
+    failed = df[df["status"] != "ok"][["workload", "algorithm", "build_params", "status", "reason"]].drop_duplicates()
     meta = _run_metadata(df["file"].unique().tolist())
 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ann-bench report</title><style>{_CSS}</style></head><body>",
@@ -151,7 +151,7 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
         parts += ["<h2>Spread over repeated builds</h2>",
                   "<p>Each configuration built several times, each with the next seed (<code>settings.build_repeats</code>): "
                   "the range of Recall@10, QPS and build time between the builds.</p>", _table_html(spread)]
-    parts += ["<h2>Failed runs</h2>", _table_html(failed) if len(failed) else "<p>None.</p>", _IMAGE_CHECK, "</body></html>"]
+    parts += ["<h2>Failed and skipped runs</h2>", _table_html(failed) if len(failed) else "<p>None.</p>", _IMAGE_CHECK, "</body></html>"]
     index = out_dir / "index.html"
     index.write_text("\n".join(parts))
     return index

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import paths
-from .options import at_least
+from .options import at_least, positive
 from ..errors import AnnBenchError
 
 
@@ -21,14 +21,20 @@ def cmd_sweep(args) -> int:
         raise AnnBenchError(f"no workloads: list them under 'workloads:' in {args.config} or pass --workloads NAME ...")
     workloads = [paths.find_workload(n) for n in names]
     if args.dry_run:
-        lines = dry_run(cfg, workloads, paths.results_dir(), force=args.force, retry_failed=args.retry_failed, threads_all=args.threads)
+        lines = dry_run(cfg, workloads, paths.results_dir(), force=args.force, retry_failed=args.retry_failed, threads_all=args.threads,
+                        total_line=True)
         print("\n".join(lines))
-        n_run = sum(line.startswith("run ") for line in lines)
-        print(f"{n_run} runs would run, {len(lines) - n_run} are up to date (dry run: nothing was measured)")
+        n = {w: sum(line.startswith(w) for line in lines) for w in ("run ", "keep ", "skip ")}
+        print(f"{n['run ']} runs would run, {n['skip ']} would be skipped as too long, {n['keep ']} are up to date "
+              "(dry run: nothing was measured)")
         return
-    outcomes = sweep(cfg, workloads, paths.results_dir(), force=args.force, retry_failed=args.retry_failed, threads_all=args.threads)
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "skipped")}
-    print(f"{counts['ok']} runs done, {counts['failed']} failed, {counts['skipped']} already done; results in {paths.results_dir()}")
+    outcomes = sweep(cfg, workloads, paths.results_dir(), force=args.force, retry_failed=args.retry_failed,
+                     threads_all=args.threads, budget_s=args.budget_min * 60 if args.budget_min else None)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "kept", "skipped", "not started")}
+    print(f"{counts['ok']} runs done, {counts['failed']} failed, {counts['kept']} already done"
+          + (f", {counts['skipped']} skipped as too long" if counts["skipped"] else "")
+          + (f", {counts['not started']} not started (over the time budget; rerun to go on)" if counts["not started"] else "")
+          + f"; results in {paths.results_dir()}")
     return 1 if counts["failed"] else 0  # the exit status says whether runs failed
 
 
@@ -70,6 +76,8 @@ def register(sub) -> None:
     sw.add_argument("--force", action="store_true", help="rerun runs that already have a result file")
     sw.add_argument("--retry-failed", action="store_true", help="rerun runs that failed before")
     sw.add_argument("--dry-run", action="store_true", help="print what would run and why (new, changed settings, ...), measure nothing")
+    sw.add_argument("--budget-min", type=positive,
+                    help="time budget in minutes: runs predicted (from earlier sizes) to end past it are not started")
     sw.add_argument("--threads", type=at_least(1), help="threads for the all-cores batch mode and builds (default: all available)")
     sw.set_defaults(func=cmd_sweep)
 

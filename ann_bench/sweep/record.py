@@ -87,7 +87,7 @@ def changes(old: dict | None, new: dict) -> list[str]:
 
 
 def run_state(path: Path, new_definition: dict | None = None) -> tuple[str | None, list[str]]:
-    """('ok' or 'failed', []) for a complete result file of this definition; (None, why) when
+    """('ok', 'failed' or 'skipped', []) for a complete result file of this definition; (None, why) when
     it must run: missing, unreadable, or made under another definition."""
     try:
         with h5py.File(path, "r") as f:
@@ -105,7 +105,7 @@ def run_state(path: Path, new_definition: dict | None = None) -> tuple[str | Non
 
 
 def run_status(path: Path) -> str | None:
-    """'ok' or 'failed' for a complete result file, None if missing or unreadable."""
+    """'ok', 'failed' or 'skipped' for a complete result file, None if missing or unreadable."""
     return run_state(path)[0]
 
 
@@ -234,9 +234,11 @@ def _read_meta(job_dir: Path) -> dict:
 
 
 def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Path, wname: str, *,
-                 run_definition: dict, started: float, reason: str | None, exit_code: int | None) -> tuple[str, str]:
+                 run_definition: dict, started: float, reason: str | None, exit_code: int | None,
+                 skipped: bool = False) -> tuple[str, str]:
     """Score the worker's measurements into ``out``; return its status and a one-line summary. Raw files
-    that cannot be read make the run a failed one, never a crash of the sweep."""
+    that cannot be read make the run a failed one, never a crash of the sweep. ``skipped``: the
+    run was not started, for ``reason`` (an empty ``job_dir``)."""
     w = _workload(str(wpath))
     stderr = (job_dir / "stderr.txt").read_bytes()[-STDERR_TAIL:].decode(errors="replace") if (job_dir / "stderr.txt").exists() else ""
     try:
@@ -245,10 +247,13 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
     except RawFileError as exc:
         meta, scored, reason = {}, [], (f"{reason}; " if reason else "") + str(exc)
     cls = registry.get(job["algorithm"])
+    status = "skipped" if skipped else "failed" if reason else "ok"
     with atomic_h5(out) as f:
-        f.attrs["status"] = "failed" if reason else "ok"
+        f.attrs["status"] = status
         f.attrs["reason"] = reason or ""
         f.attrs["stderr_tail"] = stderr if reason else ""
+        f.attrs["n_base"] = len(w.train)
+        f.attrs["run_s"] = time.time() - started
         f.attrs["exit_code"] = -999 if exit_code is None else exit_code
         f.attrs["workload"] = wname
         f.attrs["workload_hash"] = run_definition["workload_hash"]
@@ -281,7 +286,7 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
             set_json(d, "metrics", m)
             for name, arr in arrays.items():
                 d.create_dataset(name, data=arr, compression="gzip" if arr.ndim == 2 else None)
-    return ("failed" if reason else "ok"), _summary(wname, job, reason, meta, scored)
+    return status, _summary(wname, job, reason, meta, scored, status)
 
 
 def _score_all(w, path: str, job: dict, meta: dict, job_dir: Path, epsilon: float) -> list:
@@ -313,8 +318,10 @@ def _score_all(w, path: str, job: dict, meta: dict, job_dir: Path, epsilon: floa
     return out
 
 
-def _summary(wname: str, job: dict, reason: str | None, meta: dict, scored: list) -> str:
+def _summary(wname: str, job: dict, reason: str | None, meta: dict, scored: list, status: str) -> str:
     head = f"{wname} {job['label']} {slug(job['build'])}:"
+    if status == "skipped":
+        return f"{head} skipped: {reason}"
     if reason:
         return f"{head} FAILED: {reason}"
     best = max((m for _, depth, _, m, _ in scored if depth != "filtered" and "recall@10" in m),

@@ -28,7 +28,7 @@ from ..errors import ConfigError, DataError
 from ..h5util import job_dir_prefix, remove_orphan_job_dirs, remove_stale_temporaries
 from ..threads import available_cores
 from ..workloads import format as wformat
-from . import load, record, registry
+from . import budget, load, record, registry
 from .adapters.reduction import describe
 from .worker import EXIT_NO_SPACE
 from .config import SweepConfig
@@ -124,7 +124,7 @@ class Run:
     repeat: int
     path: Path
     definition: dict
-    state: str | None  # 'ok' / 'failed' of an up-to-date result file, None when it must run
+    state: str | None  # 'ok' / 'failed' / 'skipped' of an up-to-date result file, None when it must run
     why: list[str]
 
 
@@ -188,39 +188,76 @@ def should_run(run: Run, *, force: bool, retry_failed: bool) -> str | None:
         return "; ".join(run.why)
     if run.state == "failed" and retry_failed:
         return "--retry-failed"
+    if run.state == "skipped":
+        return "skipped before as too long: checked again"
+    return None
+
+
+def predict(history: budget.History, r: Run) -> budget.Prediction | None:
+    return history.predict(r.workload_name, r.algorithm.name, r.build, r.written.get("build"), r.size)
+
+
+def too_long(pred: budget.Prediction | None, settings: dict) -> str | None:
+    """Why a run is skipped without starting: its predicted build exceeds the build timeout."""
+    if pred is not None and pred.build_s > settings["build_timeout_s"]:
+        return f"predicted build {budget.duration(pred.build_s)} ({pred.basis}) exceeds build_timeout_s {settings['build_timeout_s']:g} s"
     return None
 
 
 def dry_run(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: bool = False,
-            retry_failed: bool = False, threads_all: int | None = None) -> list[str]:
-    """One line per run: what would run and why, or which result file is kept."""
-    lines = []
+            retry_failed: bool = False, threads_all: int | None = None, total_line: bool = False) -> list[str]:
+    """One line per run: what would run and why (with its predicted time), which run would be
+    skipped as too long, or which result file is kept; ``total_line``: and the predicted total."""
+    lines, total, unknown = [], 0.0, 0
+    history = budget.History.load(results_dir)
     for r in plan(cfg, workloads, results_dir, threads_all=threads_all or available_cores()):
         why = should_run(r, force=force, retry_failed=retry_failed)
+        pred = predict(history, r) if why else None
+        skip = too_long(pred, cfg.settings) if why and not force else None
         via = describe(registry.get(r.adapter).metrics[r.metric])
         via = f" ({via})" if via else ""
         what = f"{r.workload_name} {r.algorithm.name}{via} {record.slug(r.build)}" + (f" (repeat {r.repeat})" if r.repeat else "")
         if r.written.get("build"):
             what += " (" + ", ".join(f"{k}: {v}" for k, v in r.written["build"].items()) + f" at N={r.size:,})"
-        lines.append(f"run   {what}: {why}" if why else f"keep  {what}: up to date ({r.state})")
+        if skip:
+            lines.append(f"skip  {what}: {skip}")
+        elif why:
+            lines.append(f"run   {what}: {why}" + (f" ({pred})" if pred else ""))
+            total += pred.run_s if pred else 0.0
+            unknown += pred is None
+        else:
+            lines.append(f"keep  {what}: up to date ({r.state})")
+    n_run = sum(line.startswith("run ") for line in lines)
+    if n_run and total_line:
+        lines.append(f"predicted time: ~{budget.duration(total)} for {n_run - unknown} of the {n_run} runs"
+                     + (f"; {unknown} with no earlier size of the same configuration to predict from" if unknown else ""))
     return lines
 
 
-def _measure(r: Run, cfg: SweepConfig, threads_all: int, build_threads: int) -> RunOutcome:
-    """One run in its own worker process, scored into its result file."""
-    alg = r.algorithm
+def _job(r: Run, cfg: SweepConfig, threads_all: int, build_threads: int) -> dict:
+    return {
+        "workload": str(Path(r.workload).resolve()), "algorithm": r.adapter, "label": r.algorithm.name, "metric": r.metric,
+        "build": r.build, "build_repeat": r.repeat, "queries": r.queries, "size_relative": r.written, "k": cfg.settings["k"],
+        "repeats": cfg.settings["repeats"], "threads_all": threads_all, "build_threads": build_threads,
+        "single_query_limit": cfg.settings["single_query_limit"], "filtered_k": cfg.settings["filtered_k"],
+    }
+
+
+def _measure(r: Run, cfg: SweepConfig, threads_all: int, build_threads: int, *, skip: str | None = None) -> RunOutcome:
+    """One run in its own worker process, scored into its result file; or, with ``skip`` (the
+    reason), a result file that records it as skipped without starting it."""
     check_writable(r.path.parent, "results folder")
     check_writable(Path(tempfile.gettempdir()), "temporary folder")
     job_dir = Path(tempfile.mkdtemp(prefix=job_dir_prefix()))
     try:
-        job = {
-            "workload": str(Path(r.workload).resolve()), "algorithm": r.adapter, "label": alg.name, "metric": r.metric,
-            "build": r.build, "build_repeat": r.repeat, "queries": r.queries, "size_relative": r.written, "k": cfg.settings["k"],
-            "repeats": cfg.settings["repeats"], "threads_all": threads_all, "build_threads": build_threads,
-            "single_query_limit": cfg.settings["single_query_limit"], "filtered_k": cfg.settings["filtered_k"],
-        }
+        job = _job(r, cfg, threads_all, build_threads)
         (job_dir / "job.json").write_text(json.dumps(job))
         started = time.time()
+        if skip:
+            status, summary = record.write_result(r.path, job_dir, job, cfg.settings, r.workload, r.workload_name,
+                                                  run_definition=r.definition, started=started, reason=skip,
+                                                  exit_code=None, skipped=True)
+            return RunOutcome(r.path, status, summary)
         code, reason = supervise(job_dir, cfg.settings)
         # a disk that fills up (or goes read-only) now is one clear error (atomic_h5): nothing half-written stays
         status, summary = record.write_result(r.path, job_dir, job, cfg.settings, r.workload, r.workload_name,
@@ -251,27 +288,42 @@ def check_writable(folder: Path, what: str) -> None:
 
 
 def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: bool = False,
-          retry_failed: bool = False, threads_all: int | None = None, progress: bool = True) -> list[RunOutcome]:
+          retry_failed: bool = False, threads_all: int | None = None, progress: bool = True,
+          budget_s: float | None = None) -> list[RunOutcome]:
+    """Every planned run that needs it, in order. A run predicted (:mod:`.budget`) to build for
+    longer than ``build_timeout_s`` is recorded as skipped; with ``budget_s``, a run predicted to
+    end past the budget is not started (outcome 'not started'; a later sweep runs it)."""
     threads_all = threads_all or available_cores()
     build_threads = cfg.settings["build_threads"] or threads_all
     remove_stale_temporaries(results_dir)
     remove_orphan_job_dirs(Path(tempfile.gettempdir()))
     runs = plan(cfg, workloads, results_dir, threads_all=threads_all)
+    history = budget.History.load(results_dir)
     if progress and any(should_run(r, force=force, retry_failed=retry_failed) for r in runs):
         busy = load.idle_check()
         if busy:
             warnings.warn(busy, stacklevel=2)
-    outcomes = []
+    outcomes, start = [], time.monotonic()
     n_query = sum(len(r.queries) for r in runs)
     with tqdm(total=n_query, desc="sweep", unit="query config", disable=not progress) as bar:  # closed on errors too
         for r in runs:
             alg = r.algorithm
             if should_run(r, force=force, retry_failed=retry_failed) is None:
                 bar.update(len(r.queries))
-                outcomes.append(RunOutcome(r.path, "skipped", f"{alg.name} {r.build}: already done ({r.state})"))
+                outcomes.append(RunOutcome(r.path, "kept", f"{alg.name} {r.build}: already done ({r.state})"))
                 continue
-            bar.set_description(f"{r.workload_name} {alg.name}")
-            outcomes.append(_measure(r, cfg, threads_all, build_threads))
-            tqdm.write(outcomes[-1].summary) if progress else None
+            pred = predict(history, r)
+            skip = None if force else too_long(pred, cfg.settings)
+            if skip and r.state == "skipped":
+                outcome = RunOutcome(r.path, "skipped", f"{r.workload_name} {alg.name} {record.slug(r.build)}: skipped: {skip}")
+            elif budget_s is not None and pred is not None and time.monotonic() - start + pred.run_s > budget_s:
+                outcome = RunOutcome(r.path, "not started", f"{r.workload_name} {alg.name} {record.slug(r.build)}: not started: "
+                                     f"predicted {budget.duration(pred.run_s)} would end past the budget ({budget.duration(budget_s)})")
+            else:
+                bar.set_description(f"{r.workload_name} {alg.name}" + (f" (~{budget.duration(pred.run_s)})" if pred and not skip else ""))
+                outcome = _measure(r, cfg, threads_all, build_threads, skip=skip)
+                history.add_file(r.path)  # a larger size later in this sweep predicts from it
+            outcomes.append(outcome)
+            tqdm.write(outcome.summary) if progress else None
             bar.update(len(r.queries))
     return outcomes
