@@ -15,7 +15,6 @@ predicted to end past it.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,14 +22,9 @@ import h5py
 import numpy as np
 
 from ..h5util import get_json
+from ..workloads.names import family
 
-_SYNTHETIC = re.compile(r"\.synthetic[0-9.]+[kKMG]?$")
 MIN_EXPONENT, MAX_EXPONENT = 0.5, 3.0  # a fit outside these is clipped: two noisy sizes can give anything
-
-
-def family(workload: str) -> str:
-    """The workload name without its size suffix."""
-    return _SYNTHETIC.sub("", workload)
 
 
 def build_key(build: dict, written: dict | None) -> str:

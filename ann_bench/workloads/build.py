@@ -31,6 +31,7 @@ from . import format as wformat
 from . import metric_compare
 from . import scale as wscale
 from .groundtruth import METRICS, exact_knn
+from .names import workload_name
 
 KINDS = {"u2i": METRICS, "i2i": ("cosine",)}
 
@@ -58,17 +59,6 @@ class WorkloadSpec:
 
     def jobs(self) -> list[tuple[str, str]]:
         return [(kind, m) for kind in self.kinds for m in (self.u2i_metrics if kind == "u2i" else self.i2i_metrics)]
-
-
-def human(n: int) -> str:
-    for unit, size in (("M", 1_000_000), ("k", 1_000)):
-        if n >= size and n % size == 0:
-            return f"{n // size}{unit}"
-    return str(n)
-
-
-def workload_name(variant: str, model: str, kind: str, metric: str, scale: int | None) -> str:
-    return f"{variant}.{model}.{kind}.{metric}" + (f".synthetic{human(scale)}" if scale else "")
 
 
 def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = True) -> list[Path]:
