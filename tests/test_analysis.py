@@ -48,7 +48,7 @@ def test_tables(home):
     # the verdict follows the rule: exact search unless an index is 1.5x faster
     for r in rec.itertuples():
         assert (r.recommendation == "exact search") == (r.speedup_vs_exact < 1.5)
-    assert markdown(rec).startswith("| workload | target |")
+    assert markdown(rec).startswith("| workload | items | target |") and (rec["items"] == 3_000).all()
 
 
 def test_report_renders_with_its_plots(home):

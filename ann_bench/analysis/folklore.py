@@ -104,14 +104,15 @@ def _annoy_medium(best: pd.DataFrame, ok: pd.DataFrame, recall: str, qps: str) -
 
 def folklore(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_single") -> pd.DataFrame:
     """One row per (claim, workload, target) the results can speak to (see the module docstring)."""
+    columns = ["claim", "workload", "target", "measured", "ratio", "verdict"]
     best = best_at_targets(df, recall=recall, qps=qps)
     ok = view(df, recall)
     if best.empty or ok.empty:
-        return pd.DataFrame(columns=["claim", "workload", "target", "measured", "ratio", "verdict"])
+        return pd.DataFrame(columns=columns)
     best = best.assign(family=best["adapter"].map(_family))
     ok = ok.assign(family=ok["adapter"].map(_family))
     rows = (_scann_vs_hnsw(best, qps) + _hnsw_best(best, qps) + _ivfpq_memory(ok, recall)
             + _annoy_medium(best, ok, recall, qps))
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=columns)
     out["ratio"] = out["ratio"].astype(float).replace([np.inf, -np.inf], np.nan)
     return out

@@ -34,7 +34,7 @@ def _machine(df: pd.DataFrame) -> str:
     return str(cpu)
 
 
-def _save(fig, out_dir: Path, stem: str) -> list[Path]:
+def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
     fig.savefig(paths[0], dpi=110, bbox_inches="tight")
@@ -71,7 +71,7 @@ def tradeoff_plot(df: pd.DataFrame, workload: str, x: str, y: str, style: dict, 
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(f"{workload}{'  (' + subtitle + ')' if subtitle else ''}\n{_machine(d)}", fontsize=10)
     ax.legend(fontsize=8, loc="best", ncol=2, framealpha=0.85)
-    return _save(fig, out_dir, f"{workload}__{_slug(y)}-vs-{_slug(x)}")
+    return save_figure(fig, out_dir, f"{workload}__{_slug(y)}-vs-{_slug(x)}")
 
 
 _XLABELS = {"recall": "{} (ANN vs exact neighbours)",

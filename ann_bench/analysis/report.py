@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..results.table import gather
 from .plots import all_plots
+from . import scaling
 from .folklore import folklore
 from .tables import best_at_targets, markdown, native_vs_reduced, recommend, repeat_spread, warnings_table
 
@@ -80,6 +81,9 @@ def _workload_rows(workloads_dir: Path, names) -> pd.DataFrame:
 
 def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: str = "qps_single") -> Path:
     df = gather(results_dir)
+    workloads = _workload_rows(workloads_dir, df["workload"].unique())
+    if "base" in workloads:  # result files written before they recorded the catalog size
+        df["n_base"] = df["n_base"].fillna(df["workload"].map(workloads.set_index("workload")["base"]))
     out_dir.mkdir(parents=True, exist_ok=True)
     plots = all_plots(df, out_dir / "plots")
     tables_dir = out_dir / "tables"
@@ -87,8 +91,10 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
     best = best_at_targets(df, qps=qps)
     rec = recommend(df, qps=qps)
     claims, reduction = folklore(df, qps=qps), native_vs_reduced(df, qps=qps)
+    sized = scaling.by_size(df, qps=qps)
+    growth = scaling.growth(sized)
     tables = {f"best-qps-at-recall.{qps}": best, f"recommendation.{qps}": rec, f"claims.{qps}": claims,
-              f"native-vs-reduced.{qps}": reduction}
+              f"native-vs-reduced.{qps}": reduction, f"scaling.{qps}": growth}
     rec_f = pd.DataFrame()
     if "filtered_recall@10" in df:
         rec_f = recommend(df, recall="filtered_recall@10", qps="qps_filtered")
@@ -113,7 +119,7 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
              "<h3>Library versions</h3>", _table_html(pd.DataFrame([meta.get("versions", {})])),
              f"<p>Threads: {html.escape(json.dumps(meta.get('threads', {})))}; settings: "
              f"{html.escape(json.dumps(meta.get('settings', {})))}; git commit {html.escape(meta.get('git_commit', ''))}</p>",
-             "<h2>Workloads</h2>", _table_html(_workload_rows(workloads_dir, df["workload"].unique())),
+             "<h2>Workloads</h2>", _table_html(workloads),
              "<h2>Recommended index per recall target</h2>",
              "<p>The fastest index reaching each Recall@10 target; exact search is recommended when no index is at "
              "least 1.5x faster than it (small catalogs).</p>", _table_html(rec) if len(rec) else "<p>No data.</p>"]
@@ -134,6 +140,16 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
                   "<p>The same library on an inner-product workload, with its own inner-product search and through "
                   "the reduction (one more coordinate, then its L2 or cosine search): best QPS at each Recall@10 "
                   "target.</p>", _table_html(reduction)]
+    if scaling.families_with_sizes(sized):
+        parts += ["<h2>How cost grows with the catalog</h2>",
+                  f"<p>Workloads of one family (model, kind, metric) at several catalog sizes N: at each size the "
+                  f"fastest configuration reaching each Recall@10 target; its {html.escape(qps)}, p99 latency, build time "
+                  "and index bytes per vector at the largest size, each with the exponent b of a power law ~ N^b "
+                  "fitted in log-log space over the sizes, and the smallest size at which it is at least "
+                  f"{scaling.SPEEDUP:g}x faster than exact search at the same size.</p>",
+                  _table_html(growth.drop(columns=["exact"]))]
+        parts += [f"<img src='plots/{html.escape(p.name)}' alt='{html.escape(p.stem)}'>"
+                  for p in scaling.plots(sized, out_dir / "plots") if p.suffix == ".png"]
     for workload in sorted(df["workload"].unique()):
         parts.append(f"<h2 id='{html.escape(workload)}'>{html.escape(workload)}</h2><div class='grid'>")
         for p in plots:

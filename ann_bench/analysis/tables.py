@@ -55,6 +55,7 @@ def best_at_targets(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "
     """Per (workload, algorithm, target): the fastest configuration reaching the target."""
     ok = view(df, recall)
     ok = ok[ok[recall].notna() & ok[qps].notna()] if recall in ok and qps in ok else ok.iloc[:0]
+    latency = "filtered_latency_p99_ms" if recall.startswith("filtered_") else "latency_p99_ms"
     rows = []
     for (workload, algorithm), g in ok.groupby(["workload", "algorithm"], sort=True):
         for t in targets:
@@ -62,9 +63,10 @@ def best_at_targets(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "
             if hit.empty:
                 continue
             r = hit.loc[hit[qps].idxmax()]
-            rows.append({"workload": workload, "algorithm": algorithm, "adapter": r["adapter"], "target": t, qps: r[qps], recall: r[recall],
-                         "build_params": r["build_params"], "query_params": r["query_params"],
-                         "build_s": r["build_s"], "index_mb": r["index_mb"], "exact": is_exact(r["adapter"]),
+            rows.append({"workload": workload, "items": r.get("n_base"), "algorithm": algorithm, "adapter": r["adapter"], "target": t,
+                         qps: r[qps], recall: r[recall], "build_params": r["build_params"], "query_params": r["query_params"],
+                         "latency_p99_ms": r.get(latency), "build_s": r["build_s"], "index_mb": r["index_mb"],
+                         "exact": is_exact(r["adapter"]),
                          "k": r["k"], "flags": flags(r)})
     return pd.DataFrame(rows)
 
@@ -86,7 +88,7 @@ def recommend(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_si
         speedup = top[qps] / exact_qps  # NaN when the sweep had no exact baseline
         use_exact = bool(speedup < EXACT_MARGIN)
         rows.append({
-            "workload": workload, "target": t,
+            "workload": workload, "items": top["items"], "target": t,
             "recommendation": "exact search" if use_exact else top["algorithm"],
             "best_index": top["algorithm"], "params": f"{top['build_params']}; {top['query_params']}",
             qps: top[qps], recall: top[recall], "exact_qps": exact_qps, "speedup_vs_exact": speedup,

@@ -37,6 +37,7 @@ def read_runs(path: Path) -> list[dict]:
             "status": str(f.attrs["status"]), "reason": str(f.attrs["reason"]), "file": str(path),
             "workload_hash": str(f.attrs["workload_hash"]), "git_commit": str(f.attrs["git_commit"]),
             "cpu": get_json(f, "machine", {}).get("cpu"), "started": str(f.attrs["started"]),
+            "n_base": int(f.attrs["n_base"]) if "n_base" in f.attrs else None,
         }
         build = get_json(f, "build", {})
         stats = get_json(f, "build_stats", {})

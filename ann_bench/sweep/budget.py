@@ -21,6 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .. import powerlaw
 from ..h5util import get_json
 from ..workloads.names import family
 
@@ -122,8 +123,7 @@ def _fit(n: int, points: list[tuple[int, float]]) -> tuple[float, float, str]:
         b, basis = 1.0, f"from N={sizes[0]:,}, assumed linear in N"
         log_a = math.log(times[0]) - b * math.log(sizes[0])
     else:
-        b, log_a = np.polyfit(np.log(sizes), np.log(times), 1)
-        b = float(np.clip(b, MIN_EXPONENT, MAX_EXPONENT))
+        b = float(np.clip(powerlaw.fit(sizes, times)[0], MIN_EXPONENT, MAX_EXPONENT))
         log_a = float(np.mean(np.log(times) - b * np.log(sizes)))
         basis = f"t ~ N^{b:.2f} from {len(sizes)} sizes"
     return math.exp(log_a + b * math.log(n)), b, basis
