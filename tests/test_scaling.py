@@ -77,7 +77,8 @@ def grown_sweep(tmp_path_factory):
     for n, suffix in ((2_000, ""), (4_000, ".synthetic4k"), (8_000, ".synthetic8k")):
         ids, d = exact_knn(q, x[:n], 100, "l2")
         name = f"g.u2i.l2{suffix}"
-        paths.append(wformat.write(wformat.Workload(name, "l2", x[:n], q, ids, d), home / "workloads" / f"{name}.hdf5"))
+        attrs = {"synthetic": True, "n_real_items": 2_000} if suffix else {}  # rows past 2,000 stand for grown items
+        paths.append(wformat.write(wformat.Workload(name, "l2", x[:n], q, ids, d, attrs=attrs), home / "workloads" / f"{name}.hdf5"))
     cfg = config.parse({"settings": {"repeats": 1, "k": [10]}, "algorithms": {
         "numpy-bruteforce": {}, "hnswlib": {"build": {"M": [8]}, "query": {"ef": [10, 50, 200]}}}})
     sweep(cfg, paths, home / "results", progress=False)
@@ -96,5 +97,19 @@ def test_report_has_the_scaling_section_from_a_real_sweep(grown_sweep):
     text = index.read_text()
     assert "How cost grows with the catalog" in text and "scaling__g.u2i.l2__recall10-0.9.png" in text
     assert (home / "report" / "plots" / "scaling__g.u2i.l2__recall10-0.9.png").stat().st_size > 1000
+    assert "recall on real and on synthetic items" in text
     rec = pd.read_csv(home / "report" / "tables" / "recommendation.qps_single.csv")
     assert sorted(rec["items"].unique()) == [2_000, 4_000, 8_000]
+
+
+def test_recall_on_real_and_synthetic_items_from_a_real_sweep(grown_sweep):
+    df = gather(grown_sweep / "results")
+    d = df[(df["workload"] == "g.u2i.l2.synthetic8k") & (df["k"] == 10) & df["recall@10"].notna()]
+    w = wformat.read(grown_sweep / "workloads" / "g.u2i.l2.synthetic8k.hdf5")
+    assert d["real_share@10"].to_numpy() == pytest.approx((w.neighbors[:, :10] < 2_000).mean())
+    # exact search finds every true neighbour, real or synthetic
+    exact = d[d["algorithm"] == "numpy-bruteforce"].iloc[0]
+    assert exact["recall@10_real_items"] == 1.0 and exact["recall@10_synthetic_items"] == 1.0
+    assert df.loc[df["workload"] == "g.u2i.l2", "real_share@10"].isna().all()  # not a grown catalog
+    origin = scaling.by_origin(df)  # the report's table: indexes only, grown catalogs only
+    assert set(origin["algorithm"]) == {"hnswlib"} and set(origin["items"]) == {4_000, 8_000}

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ann_bench.sweep.scoring import clean_ids, drop_self, exact_distances, knn_recall, recommendation_recall
+from ann_bench.sweep.scoring import clean_ids, drop_self, exact_distances, knn_recall, origin_recall, recommendation_recall
 from ann_bench.workloads.format import Ragged
 
 
@@ -69,3 +69,14 @@ def test_recommendation_recall_filters_seen_items():
     relevant = Ragged.from_lists([np.array([1, 3]), np.array([9])])
     # user 0: seen 5 dropped -> [1, 2]: 1 hit of min(2, 2); user 1: [7, 8]: 0 hits
     assert recommendation_recall(ids, seen, relevant, 2) == pytest.approx(0.25)
+
+
+def test_recall_split_by_where_the_true_neighbours_come_from():
+    # items 0-2 are real, 5-9 synthetic; true top 3 per query, answers with padding
+    gt = np.array([[0, 5, 1], [6, 7, 2]])
+    ids = np.array([[0, 1, 9], [7, -1, -1]])
+    m = origin_recall(ids, gt, n_real=3, k=3)
+    assert m["recall@3_real_items"] == pytest.approx(2 / 3)  # 0 and 1 of {0, 1, 2}
+    assert m["recall@3_synthetic_items"] == pytest.approx(1 / 3)  # 7 of {5, 6, 7}
+    assert m["real_share@3"] == pytest.approx(0.5)
+    assert np.isnan(origin_recall(ids, gt, n_real=0, k=3)["recall@3_real_items"])  # no real neighbour at all

@@ -11,6 +11,7 @@ from ann_bench.errors import DataError
 from ann_bench.workloads import format as wformat
 from ann_bench.workloads.build import WorkloadSpec, build
 from ann_bench.workloads.groundtruth import exact_knn
+from ann_bench.workloads.inspect import difficulty, info
 
 from movielens_fixtures import variant_for, write_release, zip_release
 
@@ -87,6 +88,20 @@ def test_scale_up_keeps_real_items_and_is_marked_synthetic(bundle, tmp_path):
     assert sn.min() >= rn.min() - 1e-4 and sn.max() <= rn.max() + 1e-4
     ids, _ = exact_knn(w.test, w.train, 100, "ip")
     np.testing.assert_array_equal(w.neighbors, ids)
+    by_origin = info(path)["difficulty_by_origin"]
+    assert set(by_origin) == {"real items as queries", "synthetic items as queries"}
+    assert all(d["relative_contrast_median"] > 1 and d["lid_median"] > 0 for d in by_origin.values())
+
+
+def test_difficulty_on_a_hand_made_line_in_any_chunking():
+    # one query at the origin, base points at distances 1..100 on a line
+    base = np.stack([np.arange(1, 101, dtype=np.float32), np.zeros(100, np.float32)], axis=1)
+    q = np.zeros((1, 2), np.float32)
+    lid = -1 / np.mean(np.log(np.arange(1, 20) / 20))  # MLE over the 20 nearest: d_i = i, d_20 = 20
+    for chunk in (7, 100_000):
+        d = difficulty(base, q, "l2", k=20, chunk=chunk)
+        assert d["relative_contrast_median"] == pytest.approx(50.5, rel=1e-5)  # mean 50.5 / nearest 1
+        assert d["lid_median"] == pytest.approx(lid, rel=1e-4)
 
 
 def test_ann_benchmarks_file_loads(tmp_path):

@@ -49,6 +49,22 @@ def by_size(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_sing
     return best
 
 
+ORIGIN = ("recall@10_real_items", "recall@10_synthetic_items", "real_share@10")
+
+
+def by_origin(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_single", targets=TARGETS) -> pd.DataFrame:
+    """Grown catalogs only: the fastest configuration reaching each target, with its recall on
+    the true neighbours that are real items and on those that are synthetic (see
+    :func:`ann_bench.sweep.scoring.origin_recall`), and the real share of the true top 10."""
+    if not all(c in df for c in ORIGIN):
+        return pd.DataFrame()
+    best = best_at_targets(df[df[ORIGIN[2]].notna()], recall=recall, qps=qps, targets=targets, carry=ORIGIN)
+    if best.empty:
+        return best
+    best = best[~best["exact"]]
+    return best[["workload", "items", "algorithm", "target", recall, *ORIGIN, qps, "build_params", "query_params"]]
+
+
 def _exponent(g: pd.DataFrame, column: str) -> float:
     ok = g[np.isfinite(g[column].astype(float)) & (g[column].astype(float) > 0)]
     return powerlaw.fit(ok["items"], ok[column].astype(float))[0] if len(ok) else math.nan

@@ -51,8 +51,10 @@ def flags(r) -> str:
     return ", ".join(out)
 
 
-def best_at_targets(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_single", targets=TARGETS) -> pd.DataFrame:
-    """Per (workload, algorithm, target): the fastest configuration reaching the target."""
+def best_at_targets(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_single", targets=TARGETS,
+                    carry: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per (workload, algorithm, target): the fastest configuration reaching the target, with
+    the ``carry`` columns of its row."""
     ok = view(df, recall)
     ok = ok[ok[recall].notna() & ok[qps].notna()] if recall in ok and qps in ok else ok.iloc[:0]
     latency = "filtered_latency_p99_ms" if recall.startswith("filtered_") else "latency_p99_ms"
@@ -67,7 +69,7 @@ def best_at_targets(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "
                          qps: r[qps], recall: r[recall], "build_params": r["build_params"], "query_params": r["query_params"],
                          "latency_p99_ms": r.get(latency), "build_s": r["build_s"], "index_mb": r["index_mb"],
                          "exact": is_exact(r["adapter"]),
-                         "k": r["k"], "flags": flags(r)})
+                         "k": r["k"], "flags": flags(r)} | {c: r.get(c) for c in carry})
     return pd.DataFrame(rows)
 
 

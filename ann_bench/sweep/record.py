@@ -28,7 +28,7 @@ from ..h5util import atomic_h5, get_json, set_json
 from ..paths import under
 from ..workloads import format as wformat
 from . import load, machine, registry
-from .scoring import KS, MODE_TOLERANCE, clean_ids, drop_self, exact_distances, knn_recall, recommendation_recall
+from .scoring import KS, MODE_TOLERANCE, clean_ids, drop_self, exact_distances, knn_recall, origin_recall, recommendation_recall
 from .worker import npz_name
 
 REC_KS = (10, 50)
@@ -186,6 +186,8 @@ def depth_metrics(w: wformat.Workload, raw: dict, epsilon: float, depth: int) ->
         if kk <= min(depth, gt_k):
             m[f"recall@{kk}"] = float(knn_recall(dists, w.distances, kk, epsilon).mean())
             m[f"recall_rel@{kk}"] = float(knn_recall(dists, w.distances, kk, epsilon, definition="relative").mean())
+    if w.attrs.get("synthetic") and 10 <= min(depth, gt_k):  # does recall on real items transfer to grown catalogs?
+        m |= origin_recall(ids, w.neighbors, int(w.attrs["n_real_items"]), 10)
     kd = min(depth, gt_k)
     per_mode = {"batch_1t": knn_recall(dists, w.distances, kd, epsilon)}
     for mode in ("batch_nt", "single"):

@@ -68,6 +68,19 @@ def knn_recall(run_dist: np.ndarray, gt_dist: np.ndarray, k: int, epsilon: float
     return (run_dist[:, :k] <= threshold[:, None]).sum(axis=1) / k
 
 
+def origin_recall(ids: np.ndarray, gt_ids: np.ndarray, n_real: int, k: int) -> dict:
+    """Recall@k by where the true neighbours come from, in a catalog grown with synthetic items
+    (rows below ``n_real`` are real): of all queries' true top-k neighbours that are real items,
+    the share returned, and the same for synthetic ones; with the real share of the true top k.
+    Returned ids are cleaned (no repeats, no padding)."""
+    true = np.asarray(gt_ids[: len(ids), :k], dtype=np.int64)
+    found = np.array([np.isin(t, r) for t, r in zip(true, ids[:, :k])]).reshape(true.shape)
+    real = true < n_real
+    share = lambda mask: float(found[mask].mean()) if mask.any() else float("nan")  # noqa: E731
+    return {f"recall@{k}_real_items": share(real), f"recall@{k}_synthetic_items": share(~real),
+            f"real_share@{k}": float(real.mean())}
+
+
 def filtered_topk(ids: np.ndarray, seen, k: int) -> list[np.ndarray]:
     """Each row's ids with the user's already-seen items (and -1) removed, first k kept."""
     out = []

@@ -3,6 +3,9 @@
 Difficulty hints are computed on a sample of queries in Euclidean space (on unit vectors for
 cosine workloads): relative contrast (mean distance / nearest distance; near 1 means hard)
 and the MLE local intrinsic dimensionality over the 20 nearest neighbours (higher is harder).
+In a catalog grown with synthetic items they are also given for real and for synthetic items
+taken as queries against the whole base, so a reader can judge whether the grown part is as
+hard as the real one.
 """
 
 from __future__ import annotations
@@ -19,18 +22,25 @@ def _stats(v: np.ndarray) -> dict:
     return {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max())}
 
 
-def difficulty(base: np.ndarray, queries: np.ndarray, metric: str, *, sample: int = 200, k: int = 20, seed: int = 0) -> dict:
+def difficulty(base: np.ndarray, queries: np.ndarray, metric: str, *, sample: int = 200, k: int = 20, seed: int = 0,
+               chunk: int = 100_000) -> dict:
     rng = np.random.default_rng(seed)
     q = queries[rng.choice(len(queries), size=min(sample, len(queries)), replace=False)].astype(np.float32)
     x = base.astype(np.float32)
     if metric == "cosine":
         q, x = normalize(q), normalize(x)
-    d2 = (q * q).sum(1)[:, None] - 2 * q @ x.T + (x * x).sum(1)[None, :]
-    d = np.sqrt(np.maximum(d2, 0))
     k = min(k, x.shape[0] - 1)
-    near = np.sort(np.partition(d, k, axis=1)[:, : k + 1], axis=1)
+    total = np.zeros(len(q))
+    near = np.full((len(q), 0), np.inf, dtype=np.float32)
+    for start in range(0, len(x), chunk):  # the base in chunks: memory stays bounded at 10M items
+        c = x[start : start + chunk]
+        d = np.sqrt(np.maximum((q * q).sum(1)[:, None] - 2 * q @ c.T + (c * c).sum(1)[None, :], 0))
+        total += d.sum(axis=1)
+        both = np.concatenate([near, d], axis=1)
+        near = np.partition(both, k, axis=1)[:, : k + 1] if both.shape[1] > k + 1 else both
+    near = np.sort(near, axis=1)
     near = near[:, 1:] if (near[:, 0] < 1e-6).all() else near[:, :k]  # drop exact self-matches
-    rc = d.mean(axis=1) / np.maximum(near[:, 0], 1e-12)
+    rc = total / len(x) / np.maximum(near[:, 0], 1e-12)
     ratios = np.log(np.maximum(near[:, :-1], 1e-12) / np.maximum(near[:, -1:], 1e-12))
     lid = -1.0 / np.minimum(ratios.mean(axis=1), -1e-12)
     return {"relative_contrast_median": float(np.median(rc)), "lid_median": float(np.median(lid)), "queries_sampled": len(q), "space": "euclidean" + (" (unit vectors)" if metric == "cosine" else "")}
@@ -52,6 +62,10 @@ def info(path: Path) -> dict:
         "difficulty": difficulty(w.train, w.test, w.metric),
         "content_hash": w.content_hash(),
     }
+    n_real = int(w.attrs.get("n_real_items", len(w.train)))
+    if w.attrs.get("synthetic") and 0 < n_real < len(w.train):  # do grown items sit in neighbourhoods like real ones?
+        out["difficulty_by_origin"] = {"real items as queries": difficulty(w.train, w.train[:n_real], w.metric),
+                                       "synthetic items as queries": difficulty(w.train, w.train[n_real:], w.metric)}
     for key in ("kind", "metric_comparison", "synthetic", "n_real_items", "synthetic_items", "provenance", "created", "source"):
         if key in w.attrs:
             out[key] = w.attrs[key]
