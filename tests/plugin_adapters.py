@@ -67,6 +67,18 @@ class SlowBuild(_Plain):
 
 
 @register
+class MemoryPerItem(_Plain):
+    """An index of ``kb_per_item`` KB per base item, all resident: memory that grows with N."""
+
+    name = "test-memory-per-item"
+    build_params = {"kb_per_item": Param(int, 100, min=1)}
+
+    def _fit(self, x):
+        self.block = np.ones(self.params["kb_per_item"] * 1024 * len(x), dtype=np.uint8)
+        self.n = len(x)
+
+
+@register
 class MemoryHog(_Plain):
     name = "test-memhog"
     build_params = {"mb": Param(int, 2048, min=1)}

@@ -1,5 +1,6 @@
 """Predicted costs: power laws through earlier sizes, skipped builds, the sweep's time budget."""
 
+import json
 import math
 
 import h5py
@@ -54,6 +55,21 @@ def test_size_relative_builds_match_by_expression():
     assert h.predict("w.u2i.ip.synthetic1M", "alg", {"nlist": 1000}, None, 1_000_000) is None
 
 
+def test_peak_memory_grows_with_n_above_the_librarys_fixed_part():
+    # peak RSS 300 MB at 10k and 1,200 MB at 100k, 200 MB of them the interpreter and library
+    h = history([(10_000, 1.0, 2.0, False, 300.0, False, 200.0), (100_000, 10.0, 20.0, False, 1_200.0, False, 200.0)])
+    p = h.predict("w.u2i.ip.synthetic1M", "alg", {"M": 16}, None, 1_000_000)
+    assert p.rss_mb == pytest.approx(200 + 100 * 100) and "N^1.00 from 2 sizes" in p.rss_basis
+    assert "peak memory ~10,200 MB" in str(p)
+
+
+def test_a_run_stopped_at_the_memory_limit_bounds_larger_sizes():
+    h = history([(1_000, 1.0, 2.0, False, 150.0, False, 100.0), (10_000, math.nan, math.nan, False, 4_000.0, True)])
+    p = h.predict("w.u2i.ip", "alg", {"M": 16}, None, 20_000)
+    assert p.rss_mb >= 4_000 and "stopped at the memory limit at N=10,000" in p.rss_basis
+    assert "build ~20 s" in str(p)  # the build time still comes from the size that finished
+
+
 def grown(tmp_path, n):
     """A workload of the fixture's family (tiny.u2i.ip) with ``n`` items."""
     rng = np.random.default_rng(1)
@@ -90,3 +106,16 @@ def test_the_time_budget_starts_no_run_predicted_to_end_past_it(workload, tmp_pa
     assert small.status == "ok" and later.status == "not started" and "past the budget" in later.summary
     assert not later.path.exists()
     assert "for 1 of the 1 runs" in dry_run(c, [workload, big], results, total_line=True)[-1]
+
+
+def test_a_build_predicted_past_the_memory_limit_is_skipped_not_run(workload, tmp_path):
+    big = grown(tmp_path, 6_000)
+    results = tmp_path / "results"
+    # 200 KB per item: about 200 MB at N=1,000, 1.2 GB at 6,000, above the 700 MB limit
+    c = cfg({"test-memory-per-item": {"build": {"kb_per_item": [200]}}}, memory_limit_mb=700)
+    small, skipped = sweep(c, [workload, big], results, progress=False)
+    assert small.status == "ok" and skipped.status == "skipped", skipped.summary
+    assert "predicted peak memory" in skipped.summary and "exceeds memory_limit_mb 700 MB" in skipped.summary
+    with h5py.File(small.path) as f:
+        stats = json.loads(f.attrs["build_stats"])
+    assert 0 < stats["rss_library_mb"] < stats["peak_rss_mb"] < 700

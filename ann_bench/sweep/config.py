@@ -45,7 +45,7 @@ SETTINGS = {
                            help="builds per configuration, each with the next seed, to show the spread of recall and build time"),
     "build_timeout_s": Param(float, 1800.0, min=1, help="a build longer than this fails the run"),
     "query_timeout_s": Param(float, 600.0, min=1, help="one query pass longer than this fails the run"),
-    "memory_limit_mb": Param(int, 16384, min=64, help="a run whose RSS exceeds this is stopped"),
+    "memory_limit_mb": Param(int, 16384, min=64, help="a run whose RSS exceeds this (or 90% of RAM, if lower) is stopped; one predicted to exceed it is skipped"),
     "recall_epsilon": Param(float, 1e-3, min=0,
                             help="a result within the k-th true distance + eps counts (ann-benchmarks' k-NN recall; recall_rel: + eps x |d_k|)"),
     "single_query_limit": Param(int, 10_000, min=1, help="queries timed one by one (a prefix of the queries)"),

@@ -10,6 +10,7 @@ settings, library versions, workload content) differs from this sweep's is measu
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -66,6 +67,12 @@ def _tree_rss_mb(proc: psutil.Process) -> float:
         return 0.0
 
 
+def memory_limit_mb(settings: dict) -> float:
+    """``memory_limit_mb``, but never above 90% of this machine's RAM: a run is stopped by the
+    sweep with a clear reason before the kernel's OOM killer picks a process."""
+    return min(float(settings["memory_limit_mb"]), 0.9 * psutil.virtual_memory().total / 2**20)
+
+
 def supervise(job_dir: Path, settings: dict) -> tuple[int | None, str | None]:
     """Run the worker for ``job_dir``; return (exit code, failure reason or None)."""
     env = dict(os.environ)
@@ -75,14 +82,14 @@ def supervise(job_dir: Path, settings: dict) -> tuple[int | None, str | None]:
         proc = subprocess.Popen([sys.executable, "-P", "-m", "ann_bench.sweep.worker", str(job_dir)],
                                 stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True)
         ps = psutil.Process(proc.pid)
-        limit = settings["memory_limit_mb"]
+        limit = memory_limit_mb(settings)
         try:
             while proc.poll() is None:
                 time.sleep(POLL_S)
                 rss = _tree_rss_mb(ps)
                 if rss > limit:
                     _kill(proc)
-                    return proc.returncode, f"memory limit exceeded ({rss:.0f} MB > {limit} MB)"
+                    return proc.returncode, f"memory limit exceeded ({rss:.0f} MB > {limit:.0f} MB)"
                 status = _read_status(job_dir)
                 if status:
                     allowed = settings["build_timeout_s"] if status["phase"].startswith("build") else settings["query_timeout_s"]
@@ -197,10 +204,14 @@ def predict(history: budget.History, r: Run) -> budget.Prediction | None:
     return history.predict(r.workload_name, r.algorithm.name, r.build, r.written.get("build"), r.size)
 
 
-def too_long(pred: budget.Prediction | None, settings: dict) -> str | None:
-    """Why a run is skipped without starting: its predicted build exceeds the build timeout."""
+def too_big(pred: budget.Prediction | None, settings: dict) -> str | None:
+    """Why a run is skipped without starting: its predicted build exceeds the build timeout, or
+    its predicted peak memory the memory limit."""
     if pred is not None and pred.build_s > settings["build_timeout_s"]:
         return f"predicted build {budget.duration(pred.build_s)} ({pred.basis}) exceeds build_timeout_s {settings['build_timeout_s']:g} s"
+    if pred is not None and pred.rss_mb > memory_limit_mb(settings):
+        return (f"predicted peak memory {pred.rss_mb:,.0f} MB ({pred.rss_basis}) exceeds memory_limit_mb "
+                f"{memory_limit_mb(settings):,.0f} MB" + ("" if memory_limit_mb(settings) == settings["memory_limit_mb"] else " (90% of RAM)"))
     return None
 
 
@@ -213,7 +224,7 @@ def dry_run(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force
     for r in plan(cfg, workloads, results_dir, threads_all=threads_all or available_cores()):
         why = should_run(r, force=force, retry_failed=retry_failed)
         pred = predict(history, r) if why else None
-        skip = too_long(pred, cfg.settings) if why and not force else None
+        skip = too_big(pred, cfg.settings) if why and not force else None
         via = describe(registry.get(r.adapter).metrics[r.metric])
         via = f" ({via})" if via else ""
         what = f"{r.workload_name} {r.algorithm.name}{via} {record.slug(r.build)}" + (f" (repeat {r.repeat})" if r.repeat else "")
@@ -223,8 +234,9 @@ def dry_run(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force
             lines.append(f"skip  {what}: {skip}")
         elif why:
             lines.append(f"run   {what}: {why}" + (f" ({pred})" if pred else ""))
-            total += pred.run_s if pred else 0.0
-            unknown += pred is None
+            known = pred is not None and math.isfinite(pred.run_s)
+            total += pred.run_s if known else 0.0
+            unknown += not known
         else:
             lines.append(f"keep  {what}: up to date ({r.state})")
     n_run = sum(line.startswith("run ") for line in lines)
@@ -313,14 +325,14 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
                 outcomes.append(RunOutcome(r.path, "kept", f"{alg.name} {r.build}: already done ({r.state})"))
                 continue
             pred = predict(history, r)
-            skip = None if force else too_long(pred, cfg.settings)
+            skip = None if force else too_big(pred, cfg.settings)
             if skip and r.state == "skipped":
                 outcome = RunOutcome(r.path, "skipped", f"{r.workload_name} {alg.name} {record.slug(r.build)}: skipped: {skip}")
-            elif budget_s is not None and pred is not None and time.monotonic() - start + pred.run_s > budget_s:
+            elif budget_s is not None and pred is not None and math.isfinite(pred.run_s) and time.monotonic() - start + pred.run_s > budget_s:
                 outcome = RunOutcome(r.path, "not started", f"{r.workload_name} {alg.name} {record.slug(r.build)}: not started: "
                                      f"predicted {budget.duration(pred.run_s)} would end past the budget ({budget.duration(budget_s)})")
             else:
-                bar.set_description(f"{r.workload_name} {alg.name}" + (f" (~{budget.duration(pred.run_s)})" if pred and not skip else ""))
+                bar.set_description(f"{r.workload_name} {alg.name}" + (f" (~{budget.duration(pred.run_s)})" if pred and math.isfinite(pred.run_s) and not skip else ""))
                 outcome = _measure(r, cfg, threads_all, build_threads, skip=skip)
                 history.add_file(r.path)  # a larger size later in this sweep predicts from it
             outcomes.append(outcome)

@@ -186,6 +186,7 @@ def run(job_dir: Path) -> None:
     with h5py.File(job["workload"], "r") as f:
         dim = f["train"].shape[1]
     meta = prepare_library(cls, job["metric"], dim)
+    meta["rss_library_mb"] = _rss_mb()  # interpreter and library, warmed up, before the workload: not size-dependent
     with h5py.File(job["workload"], "r") as f:
         base = f["train"][()]
         queries = f["test"][()]
