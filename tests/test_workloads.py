@@ -1,3 +1,6 @@
+import shutil
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -57,6 +60,20 @@ def test_the_bundle_says_which_model_made_its_vectors(bundle):
     with h5py.File(out / "embeddings.h5") as f:  # the dot model's vectors are not unit-norm
         assert f.attrs["model"] == "dot" and not f.attrs["normalized"]
         assert not np.allclose(np.linalg.norm(f["items"][()], axis=1), 1)
+
+
+def test_a_project_moved_after_training_still_finds_its_split(bundle, tmp_path):
+    out, _ = bundle
+    moved = tmp_path / "datasets"
+    shutil.copytree(out, moved / "models" / out.name)
+    with h5py.File(out / "embeddings.h5", "r") as f:
+        recorded = Path(str(f.attrs["prepared_file"]))
+    (moved / "prepared").mkdir()
+    shutil.copy(recorded, moved / "prepared" / recorded.name)
+    with h5py.File(moved / "models" / out.name / "embeddings.h5", "r+") as f:  # as written on the old machine
+        f.attrs["prepared_file"] = f"/nonexistent/old-home/datasets/prepared/{recorded.name}"
+    (path,) = build(moved / "models" / out.name, WorkloadSpec(kinds=("u2i",), u2i_metrics=("ip",)), tmp_path / "w", progress=False)
+    assert wformat.read(path).attrs["provenance"]["prepared_file"] == str(moved / "prepared" / recorded.name)
 
 
 def test_round_trip_and_content_hash(bundle, tmp_path):

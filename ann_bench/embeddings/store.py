@@ -55,5 +55,14 @@ def load_vectors(bundle: Path) -> dict:
             "user_ids": f["user_ids"][()],
             "train_config": get_json(f, "train_config"),
             "metrics": get_json(f, "metrics"),
-            "prepared_file": str(f.attrs["prepared_file"]),
+            "prepared_file": str(_prepared_file(Path(bundle), Path(str(f.attrs["prepared_file"])))),
         }
+
+
+def _prepared_file(bundle: Path, recorded: Path) -> Path:
+    """The split the bundle was trained on: the recorded path, or, when the project folder has
+    moved since training, the same file in the ``prepared`` folder beside the bundle's ``models``."""
+    if recorded.exists():
+        return recorded
+    moved = bundle.resolve().parent.parent / "prepared" / recorded.name
+    return moved if moved.exists() else recorded
