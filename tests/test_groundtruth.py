@@ -80,3 +80,16 @@ def test_bad_inputs_are_named():
         exact_knn(np.zeros((1, 2)), np.zeros((3, 2)), 1, "dot")
     with pytest.raises(ConfigError, match="same dimension"):
         exact_knn(np.zeros((1, 2)), np.zeros((3, 4)), 1, "l2")
+
+
+def test_row_helpers_in_chunks_match_numpy(monkeypatch):
+    from ann_bench.workloads import groundtruth
+
+    monkeypatch.setattr(groundtruth, "CHUNK_ROWS", 7)  # several chunks and a short last one
+    x = np.random.default_rng(3).standard_normal((30, 5)).astype(np.float32)
+    x[11] = 0
+    norms = np.sqrt((x.astype(np.float64) ** 2).sum(axis=1))
+    np.testing.assert_allclose(groundtruth.row_norms(x), norms, rtol=1e-12)
+    unit = groundtruth.normalize(x)
+    assert unit.dtype == np.float32 and (unit[11] == 0).all()
+    np.testing.assert_allclose(unit[norms > 0], (x / norms[:, None])[norms > 0], rtol=1e-6)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..h5util import STR, atomic_h5, open_h5, set_json
-from .groundtruth import METRICS, exact_distances, exact_knn
+from .groundtruth import CHUNK_ROWS, METRICS, exact_distances, exact_knn, row_norms
 
 FORMAT_VERSION = 3  # 2: filtered ground truth; 3: self_ids (item-to-item queries' own rows)
 # ann-benchmarks' names for our metrics, and the names we accept when reading
@@ -85,7 +85,7 @@ class Workload:
             if a is None:
                 continue
             h.update(str(a.shape).encode())
-            h.update(np.ascontiguousarray(a, dtype=dtype).tobytes())  # as stored, whatever it was given as
+            h.update(np.ascontiguousarray(a, dtype=dtype).data)  # as stored, whatever it was given as; no copy if already so
         return h.hexdigest()[:16]
 
 
@@ -148,11 +148,12 @@ def validate(w: Workload, path: Path | str = "workload") -> None:
     if not len(w.train) or not len(w.test) or not w.train.shape[1]:
         bad(f"'train' {w.train.shape} and 'test' {w.test.shape} must hold at least one vector of at least one dimension.")
     for key in ("train", "test", "distances"):
-        if not np.isfinite(getattr(w, key)).all():
+        a = getattr(w, key)
+        if not all(np.isfinite(a[i : i + CHUNK_ROWS]).all() for i in range(0, len(a), CHUNK_ROWS)):
             bad(f"'{key}' holds NaN or infinite values.")
     if w.metric == "cosine":
         for key in ("train", "test"):
-            zero = np.flatnonzero(~(np.abs(getattr(w, key)) > 0).any(axis=1))
+            zero = np.flatnonzero(row_norms(getattr(w, key)) == 0)
             if len(zero):
                 bad(f"'{key}' row {zero[0]} is a zero vector ({len(zero)} in all): cosine is undefined for it.")
     if w.train.shape[1] != w.test.shape[1]:

@@ -25,9 +25,28 @@ def check_metric(metric: str) -> str:
     return metric
 
 
+CHUNK_ROWS = 1 << 18  # rows per step of the row-wise helpers: bounded temporaries at 10M items
+
+
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row, in float64, without a full-size temporary."""
+    out = np.empty(len(x))
+    for start in range(0, len(x), CHUNK_ROWS):
+        c = np.asarray(x[start : start + CHUNK_ROWS], dtype=np.float64)
+        out[start : start + len(c)] = np.sqrt(np.einsum("ij,ij->i", c, c))
+    return out
+
+
 def normalize(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms == 0, 1, norms)
+    """Rows scaled to unit norm (zero rows left as they are), in at least float32; one output
+    array and chunk-sized temporaries."""
+    x = np.asarray(x)
+    out = np.empty(x.shape, dtype=np.result_type(x.dtype, np.float32))
+    for start in range(0, len(x), CHUNK_ROWS):
+        c = x[start : start + CHUNK_ROWS]
+        norms = row_norms(c)[:, None]
+        out[start : start + len(c)] = c / np.where(norms == 0, 1, norms)
+    return out
 
 
 def to_distance(score: np.ndarray, metric: str, query_sq: np.ndarray | None = None) -> np.ndarray:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .format import read
-from .groundtruth import normalize
+from .groundtruth import normalize, row_norms
 
 
 def _stats(v: np.ndarray) -> dict:
@@ -57,8 +57,8 @@ def info(path: Path) -> dict:
         "base": list(w.train.shape),
         "queries": list(w.test.shape),
         "k": int(w.neighbors.shape[1]),
-        "base_norms": _stats(np.linalg.norm(w.train, axis=1)),
-        "query_norms": _stats(np.linalg.norm(w.test, axis=1)),
+        "base_norms": _stats(row_norms(w.train)),
+        "query_norms": _stats(row_norms(w.test)),
         "difficulty": difficulty(w.train, w.test, w.metric),
         "content_hash": w.content_hash(),
     }

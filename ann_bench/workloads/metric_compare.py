@@ -16,11 +16,11 @@ from itertools import combinations
 import numpy as np
 
 from ..embeddings.metrics import hits, recall_at_k
-from .groundtruth import METRICS, exact_knn
+from .groundtruth import METRICS, exact_knn, row_norms
 
 
 def norm_spread(x: np.ndarray) -> dict:
-    norms = np.linalg.norm(np.asarray(x, dtype=np.float64), axis=1)
+    norms = row_norms(x)
     p5, p50, p95 = np.percentile(norms, [5, 50, 95])
     return {"p5": float(p5), "median": float(p50), "p95": float(p95), "max": float(norms.max()),
             "p95_over_p5": float(p95 / max(p5, 1e-12))}

@@ -52,13 +52,14 @@ def fit(x: np.ndarray, *, components: int = 64, seed: int = 0) -> Mixture:
     return Mixture(np.asarray(means), np.asarray(chols), w / w.sum(), norms)
 
 
-def sample(m: Mixture, n: int, *, seed: int = 0, chunk: int = 200_000) -> np.ndarray:
-    """``n`` synthetic vectors (float32), generated in chunks to bound memory."""
+def sample(m: Mixture, n: int, *, seed: int = 0, chunk: int = 200_000, out: np.ndarray | None = None) -> np.ndarray:
+    """``n`` synthetic vectors (float32), generated in chunks to bound memory, into ``out`` if given."""
     if n < 0:
         raise ConfigError("the number of synthetic items must be >= 0.")
     rng = np.random.default_rng(seed)
     d = m.means.shape[1]
-    out = np.empty((n, d), dtype=np.float32)
+    if out is None:
+        out = np.empty((n, d), dtype=np.float32)
     for start in range(0, n, chunk):
         size = min(chunk, n - start)
         comp = rng.choice(len(m.weights), size=size, p=m.weights)
