@@ -7,7 +7,7 @@ VARIANT ?= ml-latest-small
 THREADS ?= 2
 MODEL   ?= dot
 
-.PHONY: install test bench data train workloads sweep results-table plots report docs notebook quality-table clean
+.PHONY: install test bench bench-scale data train workloads sweep results-table plots report docs notebook quality-table clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,6 +18,23 @@ install: $(STAMP)
 
 ## the whole benchmark on $(VARIANT) (grows with each stage: data -> train -> ...)
 bench: data train workloads sweep results-table report
+
+## the scale track: the ip workload grown to each size in SCALES (10M: SCALES="100k 1M 10M"), swept with
+## scale.yaml into results/scale (resumable: built workloads and finished runs are kept), and its report
+SCALES  ?= 100k 1M
+SCALED  := $(foreach s,$(SCALES),datasets/workloads/$(VARIANT).$(MODEL).u2i.ip.synthetic$(s).hdf5)
+REAL_IP := datasets/workloads/$(VARIANT).$(MODEL).u2i.ip.hdf5
+bench-scale: $(REAL_IP) $(SCALED)
+	$(BIN)/ann-bench sweep --config scale.yaml --results results/scale \
+	    --workloads $(VARIANT).$(MODEL).u2i.ip $(notdir $(basename $(SCALED))) || test $$? -eq 1
+	$(BIN)/ann-bench report --results results/scale
+
+$(REAL_IP): | $(STAMP)
+	$(MAKE) data train workloads
+
+datasets/workloads/$(VARIANT).$(MODEL).u2i.ip.synthetic%.hdf5: | $(REAL_IP)
+	$(BIN)/ann-bench workloads build $(VARIANT) --model $(MODEL) --u2i-metrics ip --threads $(THREADS) \
+	    --scale $(subst k,000,$(subst M,000000,$*))
 
 data: $(STAMP)
 	$(BIN)/ann-bench data prepare $(VARIANT)

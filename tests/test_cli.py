@@ -93,3 +93,25 @@ def test_bring_your_own_embeddings(tmp_path, monkeypatch, capsys):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "ann_bench.cli", "data", "variants"], capture_output=True, text=True, check=True)
     assert "ml-32m" in out.stdout
+
+
+def test_a_second_results_folder_is_swept_and_reported_on_its_own(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from ann_bench.results.table import gather
+
+    monkeypatch.setenv("ANN_BENCH_HOME", str(tmp_path))
+    np.save(tmp_path / "base.npy", np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32))
+    np.save(tmp_path / "queries.npy", np.random.default_rng(1).standard_normal((10, 8)).astype(np.float32))
+    assert main(["workloads", "import", "mine", "--base", str(tmp_path / "base.npy"), "--queries", str(tmp_path / "queries.npy"),
+                 "--metric", "l2", "--threads", "1"]) == 0
+    for name, build in (("one.yaml", "{M: [8]}"), ("two.yaml", "{M: [16]}")):
+        (tmp_path / name).write_text("settings: {repeats: 1, k: [10]}\nworkloads: [mine]\n"
+                                     f"algorithms:\n  hnswlib: {{build: {build}, query: {{ef: [10]}}}}\n")
+    assert main(["sweep", "--config", str(tmp_path / "one.yaml")]) == 0
+    assert main(["sweep", "--config", str(tmp_path / "two.yaml"), "--results", str(tmp_path / "results" / "scale")]) == 0
+    assert set(gather(tmp_path / "results")["build_params"]) == {"M=8,ef_construction=200,seed=100"}  # not the nested folder
+    assert set(gather(tmp_path / "results" / "scale")["build_params"]) == {"M=16,ef_construction=200,seed=100"}
+    assert main(["report", "--results", str(tmp_path / "results" / "scale")]) == 0
+    assert (tmp_path / "results" / "scale" / "report" / "index.html").is_file()
+    assert not (tmp_path / "results" / "report").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 
 def at_least(low: int):
@@ -68,3 +69,15 @@ def between(low: float, high: float):
 
     parse.__name__ = f"number in [{low}, {high}]"
     return parse
+
+
+def add_results_option(parser: argparse.ArgumentParser) -> None:
+    """``--results DIR``: the folder of one sweep's result files (default ``results/``)."""
+    parser.add_argument("--results", type=Path, metavar="DIR",
+                        help="results folder (default: results/; `make bench-scale` uses results/scale)")
+
+
+def results_dir(args) -> Path:
+    from .. import paths
+
+    return args.results or paths.results_dir()

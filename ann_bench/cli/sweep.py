@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import paths
-from .options import at_least, positive
+from .options import add_results_option, at_least, positive, results_dir
 from ..errors import AnnBenchError
 
 
@@ -21,27 +21,27 @@ def cmd_sweep(args) -> int:
         raise AnnBenchError(f"no workloads: list them under 'workloads:' in {args.config} or pass --workloads NAME ...")
     workloads = [paths.find_workload(n) for n in names]
     if args.dry_run:
-        lines = dry_run(cfg, workloads, paths.results_dir(), force=args.force, retry_failed=args.retry_failed, threads_all=args.threads,
+        lines = dry_run(cfg, workloads, results_dir(args), force=args.force, retry_failed=args.retry_failed, threads_all=args.threads,
                         total_line=True)
         print("\n".join(lines))
         n = {w: sum(line.startswith(w) for line in lines) for w in ("run ", "keep ", "skip ")}
         print(f"{n['run ']} runs would run, {n['skip ']} would be skipped as too long, {n['keep ']} are up to date "
               "(dry run: nothing was measured)")
         return
-    outcomes = sweep(cfg, workloads, paths.results_dir(), force=args.force, retry_failed=args.retry_failed,
+    outcomes = sweep(cfg, workloads, results_dir(args), force=args.force, retry_failed=args.retry_failed,
                      threads_all=args.threads, budget_s=args.budget_min * 60 if args.budget_min else None)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "kept", "skipped", "not started")}
     print(f"{counts['ok']} runs done, {counts['failed']} failed, {counts['kept']} already done"
           + (f", {counts['skipped']} skipped as too long" if counts["skipped"] else "")
           + (f", {counts['not started']} not started (over the time budget; rerun to go on)" if counts["not started"] else "")
-          + f"; results in {paths.results_dir()}")
+          + f"; results in {results_dir(args)}")
     return 1 if counts["failed"] else 0  # the exit status says whether runs failed
 
 
 def cmd_results_table(args) -> None:
     from ..results.table import gather
 
-    df = gather(paths.results_dir())
+    df = gather(results_dir(args))
     out = args.output
     if out is None:
         with __import__("pandas").option_context("display.max_rows", 500, "display.width", 200):
@@ -79,11 +79,13 @@ def register(sub) -> None:
     sw.add_argument("--budget-min", type=positive,
                     help="time budget in minutes: runs predicted (from earlier sizes) to end past it are not started")
     sw.add_argument("--threads", type=at_least(1), help="threads for the all-cores batch mode and builds (default: all available)")
+    add_results_option(sw)
     sw.set_defaults(func=cmd_sweep)
 
     res = sub.add_parser("results", help="sweep results").add_subparsers(dest="results_command", required=True)
     rt = res.add_parser("table", help="one row per (run, query configuration)")
     rt.add_argument("--output", "-o", help="write CSV (or .parquet, if pyarrow is installed) instead of printing")
+    add_results_option(rt)
     rt.set_defaults(func=cmd_results_table)
     rc = res.add_parser("compare", help="two sweeps of the same configurations (two runs or machines): speed ratios, recall changes")
     rc.add_argument("a", type=Path, help="a results folder (A)")

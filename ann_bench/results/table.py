@@ -16,7 +16,9 @@ LEAD = ["workload", "algorithm", "build_params", "search", "k", "query_params", 
 
 
 def result_files(root: Path) -> list[Path]:
-    return sorted(Path(root).rglob("*.hdf5"))
+    """``<workload>/<algorithm>/<run>.hdf5`` under ``root``: not the files of another results
+    folder nested in it (``results/scale``)."""
+    return sorted(Path(root).glob("*/*/*.hdf5"))
 
 
 def gather(root: Path) -> pd.DataFrame:
