@@ -164,3 +164,20 @@ def test_model_kind_of_stored_configurations_old_and_new():
     assert model_tag(asdict(TrainConfig(tower=TowerConfig(**MODELS["raw"])))) == "raw"
     # bundles trained before item_bias existed: unit-norm ones are cos, the others raw
     assert model_tag({"tower": {"normalize": True}}) == "cos" and model_tag({"tower": {"normalize": False}}) == "raw"
+
+
+def test_quality_table_has_one_row_per_seed_and_model_with_the_ratio_to_als():
+    from ann_bench.embeddings.run import quality_table
+
+    def metrics(r50):
+        return {"recall@10": 0.1, "recall@50": r50, "ndcg@10": 0.1, "ndcg@50": 0.1, "cold_share@10": 0.0}
+
+    def report(seed, model, tt, als):
+        return {"dataset": "ml-x", "models": {
+            "two-tower": {"config": {"seed": seed, "tower": {"item_bias": model == "dot"}}, "test": metrics(tt), "train_seconds": 1.0},
+            "als": {"config": {"seed": seed}, "test": metrics(als), "train_seconds": 1.0}}}
+
+    rows = quality_table([report(0, "dot", 0.2, 0.25), report(0, "cos", 0.3, 0.25), report(1, "dot", 0.24, 0.24)]).splitlines()[2:]
+    assert [r.split(" | ")[1:3] for r in rows] == [["0", "two-tower (cos)"], ["0", "two-tower (dot)"], ["0", "als"],
+                                                   ["1", "two-tower (dot)"], ["1", "als"]]  # ALS of seed 0 once
+    assert "| 0.800x |" in rows[1] and "| 1.200x |" in rows[0] and "| 1.000x |" in rows[3]

@@ -106,16 +106,25 @@ def train_and_evaluate(
 
 
 def quality_table(reports: list[dict], ks: tuple[int, ...] = (10, 50)) -> str:
-    """Markdown: one row per (dataset, model) with test Recall/NDCG and training time
-    (including the hyperparameter search on validation, and the refit)."""
+    """Markdown: one row per (dataset, seed, model) with test Recall/NDCG, the two-tower
+    model's Recall@50 over ALS's of the same seed, and training time (including the
+    hyperparameter search on validation, and the refit). Baselines trained with the same
+    seed in several bundles are the same fit and shown once."""
     cols = [f"Recall@{k}" for k in ks] + [f"NDCG@{k}" for k in ks]
-    lines = ["| dataset | model | " + " | ".join(cols) + " | cold share@10 | train time (s) |", "|" + "---|" * (len(cols) + 4)]
+    lines = ["| dataset | seed | model | " + " | ".join(cols) + " | Recall@50 / ALS | cold share@10 | train time (s) |",
+             "|" + "---|" * (len(cols) + 6)]
     order = {"two-tower": 0, "als": 1, "popularity": 2}
+    rows: dict[tuple, str] = {}
     for r in reports:
-        for model, m in sorted(r["models"].items(), key=lambda kv: order.get(kv[0], 9)):
-            model = f"{model} ({model_tag(m['config'])})" if model == "two-tower" else model
+        seed = r["models"].get("two-tower", {}).get("config", {}).get("seed", "")
+        als = r["models"].get("als", {}).get("test", {}).get("recall@50")
+        for model, m in r["models"].items():
+            name = f"{model} ({model_tag(m['config'])})" if model == "two-tower" else model
             t = m["test"]
             vals = [t[f"recall@{k}"] for k in ks] + [t[f"ndcg@{k}"] for k in ks]
             cold = t.get("cold_share@10", float("nan"))
-            lines.append(f"| {r['dataset']} | {model} | " + " | ".join(f"{v:.4f}" for v in vals) + f" | {cold:.3f} | {m['train_seconds']:.1f} |")
-    return "\n".join(lines)
+            ratio = f"{t['recall@50'] / als:.3f}x" if model == "two-tower" and als and "recall@50" in t else ""
+            key = (r["dataset"], str(seed), order.get(model, 9), name)
+            rows.setdefault(key, f"| {r['dataset']} | {seed} | {name} | " + " | ".join(f"{v:.4f}" for v in vals)
+                            + f" | {ratio} | {cold:.3f} | {m['train_seconds']:.1f} |")
+    return "\n".join(lines + [rows[k] for k in sorted(rows)])
