@@ -61,9 +61,11 @@ class RunningTopK:
             self._add(rows[keep], top.ravel()[keep] + offset, vals.ravel()[keep])
             self._merge()
             return
-        rows, cols = np.nonzero(scores > self.threshold[:, None])
-        if len(rows):
-            self._add(rows, cols + offset, scores[rows, cols])
+        # flat indices of a raveled mask: np.nonzero on a 2-D mask costs more than the product itself
+        flat = np.flatnonzero(scores > self.threshold[:, None])
+        if len(flat):
+            rows, cols = np.divmod(flat, scores.shape[1])
+            self._add(rows, cols + offset, scores.ravel()[flat])
             if self._n_pending > self.scores.size:
                 self._merge()
 
