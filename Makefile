@@ -7,7 +7,7 @@ VARIANT ?= ml-latest-small
 THREADS ?= 2
 MODEL   ?= dot
 
-.PHONY: install test bench bench-scale data train workloads sweep results-table plots report docs notebook quality-table clean
+.PHONY: install test bench bench-scale docs-scale data train workloads sweep results-table plots report docs notebook quality-table clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,12 @@ bench-scale: $(REAL_IP) $(SCALED)
 	$(BIN)/ann-bench sweep --config scale.yaml --results results/scale \
 	    --workloads $(VARIANT).$(MODEL).u2i.ip $(notdir $(basename $(SCALED))) || test $$? -eq 1
 	$(BIN)/ann-bench report --results results/scale
+
+## the README's scaling figure and table (docs/), from the scale report
+docs-scale:
+	mkdir -p docs
+	cp results/scale/report/plots/scaling__$(VARIANT).$(MODEL).u2i.ip__recall10-0.95.png docs/
+	cp results/scale/report/tables/scaling.qps_single.md docs/
 
 $(REAL_IP): | $(STAMP)
 	$(MAKE) data train workloads

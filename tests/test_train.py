@@ -180,4 +180,4 @@ def test_quality_table_has_one_row_per_seed_and_model_with_the_ratio_to_als():
     rows = quality_table([report(0, "dot", 0.2, 0.25), report(0, "cos", 0.3, 0.25), report(1, "dot", 0.24, 0.24)]).splitlines()[2:]
     assert [r.split(" | ")[1:3] for r in rows] == [["0", "two-tower (cos)"], ["0", "two-tower (dot)"], ["0", "als"],
                                                    ["1", "two-tower (dot)"], ["1", "als"]]  # ALS of seed 0 once
-    assert "| 0.800x |" in rows[1] and "| 1.200x |" in rows[0] and "| 1.000x |" in rows[3]
+    assert "| 0.8000x |" in rows[1] and "| 1.2000x |" in rows[0] and "| 1.0000x |" in rows[3]

@@ -25,14 +25,14 @@ def cmd_sweep(args) -> int:
                         total_line=True)
         print("\n".join(lines))
         n = {w: sum(line.startswith(w) for line in lines) for w in ("run ", "keep ", "skip ")}
-        print(f"{n['run ']} runs would run, {n['skip ']} would be skipped as too long, {n['keep ']} are up to date "
+        print(f"{n['run ']} runs would run, {n['skip ']} would be skipped (predicted past the build timeout or memory limit), {n['keep ']} are up to date "
               "(dry run: nothing was measured)")
         return
     outcomes = sweep(cfg, workloads, results_dir(args), force=args.force, retry_failed=args.retry_failed,
                      threads_all=args.threads, budget_s=args.budget_min * 60 if args.budget_min else None)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "kept", "skipped", "not started")}
     print(f"{counts['ok']} runs done, {counts['failed']} failed, {counts['kept']} already done"
-          + (f", {counts['skipped']} skipped as too long" if counts["skipped"] else "")
+          + (f", {counts['skipped']} skipped (predicted past the build timeout or memory limit)" if counts["skipped"] else "")
           + (f", {counts['not started']} not started (over the time budget; rerun to go on)" if counts["not started"] else "")
           + f"; results in {results_dir(args)}")
     return 1 if counts["failed"] else 0  # the exit status says whether runs failed

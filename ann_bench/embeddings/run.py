@@ -123,7 +123,7 @@ def quality_table(reports: list[dict], ks: tuple[int, ...] = (10, 50)) -> str:
             t = m["test"]
             vals = [t[f"recall@{k}"] for k in ks] + [t[f"ndcg@{k}"] for k in ks]
             cold = t.get("cold_share@10", float("nan"))
-            ratio = f"{t['recall@50'] / als:.3f}x" if model == "two-tower" and als and "recall@50" in t else ""
+            ratio = f"{t['recall@50'] / als:.4f}x" if model == "two-tower" and als and "recall@50" in t else ""
             key = (r["dataset"], str(seed), order.get(model, 9), name)
             rows.setdefault(key, f"| {r['dataset']} | {seed} | {name} | " + " | ".join(f"{v:.4f}" for v in vals)
                             + f" | {ratio} | {cold:.3f} | {m['train_seconds']:.1f} |")
