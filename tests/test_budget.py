@@ -113,7 +113,10 @@ def test_a_build_predicted_past_the_memory_limit_is_skipped_not_run(workload, tm
     results = tmp_path / "results"
     # 200 KB per item: about 200 MB at N=1,000, 1.2 GB at 6,000, above the 700 MB limit
     c = cfg({"test-memory-per-item": {"build": {"kb_per_item": [200]}}}, memory_limit_mb=700)
+    # a 1 GB parent: the worker's peak must be its own (ru_maxrss carries the parent's across exec)
+    ballast = np.ones(2**30, dtype=np.uint8)
     small, skipped = sweep(c, [workload, big], results, progress=False)
+    del ballast
     assert small.status == "ok" and skipped.status == "skipped", skipped.summary
     assert "predicted peak memory" in skipped.summary and "exceeds memory_limit_mb 700 MB" in skipped.summary
     with h5py.File(small.path) as f:

@@ -40,7 +40,7 @@ def test_prepare_and_train_from_a_local_folder(tmp_path, monkeypatch, capsys):
     assert [g["temperature"] for g in tt["grid"]] == [0.1, 0.3]
     assert tt["config"]["temperature"] == max(tt["grid"], key=lambda g: g["val_recall@50"])["temperature"]
     assert main(["models", "table"]) == 0
-    assert "| ml-100k | two-tower (dot) |" in capsys.readouterr().out
+    assert "| ml-100k | 0 | two-tower (dot) |" in capsys.readouterr().out
     # the next stage reads the model's files: workloads and their inspection
     assert main(["workloads", "build", "ml-100k", "--kinds", "u2i", "--u2i-metrics", "ip", "--threads", "1"]) == 0
     assert (tmp_path / "datasets" / "workloads" / "ml-100k.dot.u2i.ip.hdf5").is_file()

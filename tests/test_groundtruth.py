@@ -92,4 +92,5 @@ def test_row_helpers_in_chunks_match_numpy(monkeypatch):
     np.testing.assert_allclose(groundtruth.row_norms(x), norms, rtol=1e-12)
     unit = groundtruth.normalize(x)
     assert unit.dtype == np.float32 and (unit[11] == 0).all()
-    np.testing.assert_allclose(unit[norms > 0], (x / norms[:, None])[norms > 0], rtol=1e-6)
+    nz = norms > 0
+    np.testing.assert_allclose(unit[nz], x[nz] / norms[nz, None], rtol=1e-6)

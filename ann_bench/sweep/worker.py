@@ -47,6 +47,23 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since it started, in MiB.
+
+    Linux's VmHWM belongs to the address space, which exec replaces. ``ru_maxrss`` does not:
+    a worker started by a 1 GB parent reports the parent's 1 GB, so it is only the fallback
+    (in KiB on Linux, bytes on macOS)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
 def _timed(fn, repeats: int):
     """Run ``fn`` ``repeats`` times; its first result and every pass's seconds."""
     times, first = [], None
@@ -244,7 +261,7 @@ def run(job_dir: Path) -> None:
                 save_npz(job_dir / npz_name(qi, "filtered"), raw)
         meta["queries"].append(record)
         write_json(job_dir / "meta.json", meta)
-    meta["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    meta["peak_rss_mb"] = peak_rss_mb()
     meta["run_load"] = load.between(run_start, load.sample())
     write_json(job_dir / "meta.json", meta)
     _status(job_dir, "done")
