@@ -7,7 +7,7 @@ VARIANT ?= ml-latest-small
 THREADS ?= 2
 MODEL   ?= dot
 
-.PHONY: install test bench bench-scale docs-scale data train workloads sweep results-table plots report docs notebook quality-table clean
+.PHONY: install install-ray test bench bench-scale docs-scale data train workloads sweep results-table plots report docs notebook quality-table clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,6 +15,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Ray, for `ann-bench sweep --ray` and the tests that start a Ray cluster on this machine
+RAY_STAMP := $(VENV)/.installed-ray
+$(RAY_STAMP): $(STAMP)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[ray]'
+	touch $(RAY_STAMP)
+
+install-ray: $(RAY_STAMP)
 
 ## the whole benchmark on $(VARIANT) (grows with each stage: data -> train -> ...)
 bench: data train workloads sweep results-table report
@@ -80,7 +88,7 @@ notebook: $(STAMP)
 quality-table: $(STAMP)
 	$(BIN)/ann-bench models table
 
-test: $(STAMP)
+test: $(STAMP) $(RAY_STAMP)
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -21,21 +21,36 @@ def cmd_sweep(args) -> int:
         raise AnnBenchError(f"no workloads: list them under 'workloads:' in {args.config} or pass --workloads NAME ...")
     workloads = [paths.find_workload(n) for n in names]
     if args.dry_run:
-        lines = dry_run(cfg, workloads, results_dir(args), force=args.force, retry_failed=args.retry_failed, threads_all=args.threads,
-                        total_line=True)
+        executor = _executor(args)  # its runs' thread count is part of their definition
+        executor.close()
+        lines = dry_run(cfg, workloads, results_dir(args), force=args.force, retry_failed=args.retry_failed,
+                        threads_all=executor.threads_all, total_line=True)
         print("\n".join(lines))
         n = {w: sum(line.startswith(w) for line in lines) for w in ("run ", "keep ", "skip ")}
         print(f"{n['run ']} runs would run, {n['skip ']} would be skipped (predicted past the build timeout or memory limit), {n['keep ']} are up to date "
               "(dry run: nothing was measured)")
         return
     outcomes = sweep(cfg, workloads, results_dir(args), force=args.force, retry_failed=args.retry_failed,
-                     threads_all=args.threads, budget_s=args.budget_min * 60 if args.budget_min else None)
+                     budget_s=args.budget_min * 60 if args.budget_min else None, executor=_executor(args))
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "kept", "skipped", "not started")}
     print(f"{counts['ok']} runs done, {counts['failed']} failed, {counts['kept']} already done"
           + (f", {counts['skipped']} skipped (predicted past the build timeout or memory limit)" if counts["skipped"] else "")
           + (f", {counts['not started']} not started (over the time budget; rerun to go on)" if counts["not started"] else "")
           + f"; results in {results_dir(args)}")
     return 1 if counts["failed"] else 0  # the exit status says whether runs failed
+
+
+def _executor(args):
+    """Where the runs are measured, from --jobs / --ray."""
+    if args.ray:
+        if args.jobs != 1:
+            raise AnnBenchError("--jobs is for this machine; on Ray, use --ray-runs-per-node.")
+        from ..sweep.executors.ray_cluster import RayExecutor
+
+        return RayExecutor(args.ray, runs_per_node=args.ray_runs_per_node, threads=args.threads, ship=args.ray_ship)
+    from ..sweep.executors.local import LocalExecutor
+
+    return LocalExecutor(jobs=args.jobs, threads=args.threads)
 
 
 def cmd_results_table(args) -> None:
@@ -45,7 +60,7 @@ def cmd_results_table(args) -> None:
     out = args.output
     if out is None:
         with __import__("pandas").option_context("display.max_rows", 500, "display.width", 200):
-            print(df.drop(columns=[c for c in df.columns if c.startswith(("build.", "query.")) or c in ("file", "workload_hash", "git_commit", "cpu", "started", "metric")]).to_string(index=False))
+            print(df.drop(columns=[c for c in df.columns if c.startswith(("build.", "query.")) or c in ("file", "workload_hash", "git_commit", "cpu", "node", "started", "metric")]).to_string(index=False))
         return
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +94,16 @@ def register(sub) -> None:
     sw.add_argument("--budget-min", type=positive,
                     help="time budget in minutes: runs predicted (from earlier sizes) to end past it are not started")
     sw.add_argument("--threads", type=at_least(1), help="threads for the all-cores batch mode and builds (default: all available)")
+    where = sw.add_argument_group("where runs are measured (default: here, one at a time)")
+    where.add_argument("--jobs", type=at_least(1), default=1,
+                       help="runs at once on this machine, each pinned to its own share of the cores")
+    where.add_argument("--ray", metavar="ADDRESS",
+                       help="on a Ray cluster: auto, ray://HOST:PORT, or local (start one here); needs pip install 'ann-bench[ray]'")
+    where.add_argument("--ray-runs-per-node", type=at_least(1), default=1,
+                       help="runs at once per node, each pinned to its share of the node's cores (default %(default)s)")
+    where.add_argument("--ray-ship", choices=("auto", "always"), default="auto",
+                       help="auto: a node that sees the workload's path (same content hash) reads it there; always: every "
+                            "node gets it through the object store (default %(default)s)")
     add_results_option(sw)
     sw.set_defaults(func=cmd_sweep)
 

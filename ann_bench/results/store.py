@@ -36,13 +36,15 @@ def read_runs(path: Path) -> list[dict]:
             "filter_method": str(f.attrs.get("filter_method", "")), "build_repeat": int(f.attrs.get("build_repeat", 0)),
             "status": str(f.attrs["status"]), "reason": str(f.attrs["reason"]), "file": str(path),
             "workload_hash": str(f.attrs["workload_hash"]), "git_commit": str(f.attrs["git_commit"]),
-            "cpu": get_json(f, "machine", {}).get("cpu"), "started": str(f.attrs["started"]),
+            "cpu": get_json(f, "machine", {}).get("cpu"), "node": get_json(f, "machine", {}).get("node"),
+            "started": str(f.attrs["started"]),
             "n_base": int(f.attrs["n_base"]) if "n_base" in f.attrs else None,
         }
         build = get_json(f, "build", {})
         stats = get_json(f, "build_stats", {})
         base |= {f"build.{k}": v for k, v in build.items()}
         base |= {k: stats.get(k) for k in ("build_s", "index_mb", "peak_rss_mb", "import_s", "import_mb", "warmup_s", "warmup_mb")}
+        base["exact_qps"] = (stats.get("reference") or {}).get("exact_qps")  # this node's exact search: speedup_single's unit
         base["serialized_mb"] = (stats["serialized_bytes"] / 2**20) if stats.get("serialized_bytes") else None
         base["build_contended"] = contended(judged(stats.get("build_load"), stats.get("run_load")))
         base["build_params"] = slug(build)

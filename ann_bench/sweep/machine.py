@@ -46,7 +46,8 @@ def git_commit() -> str | None:
         return None
 
 
-def describe() -> dict:
+def describe(node: str | None = None) -> dict:
+    """This machine; ``node``: its name in a cluster (default: the host name)."""
     return {
         "cpu": cpu_model(),
         "cores_available": available_cores(),
@@ -54,4 +55,5 @@ def describe() -> dict:
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "platform": platform.platform(),
         "hostname": platform.node(),
+        "node": node or platform.node(),
     }

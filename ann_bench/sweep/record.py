@@ -245,9 +245,10 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
     stderr = (job_dir / "stderr.txt").read_bytes()[-STDERR_TAIL:].decode(errors="replace") if (job_dir / "stderr.txt").exists() else ""
     try:
         meta = _read_meta(job_dir)
+        where = meta.pop("machine", None) or machine.describe()  # the node that measured it; here if none did
         scored = _score_all(w, str(wpath), job, meta, job_dir, settings["recall_epsilon"])
     except RawFileError as exc:
-        meta, scored, reason = {}, [], (f"{reason}; " if reason else "") + str(exc)
+        meta, scored, reason, where = {}, [], (f"{reason}; " if reason else "") + str(exc), machine.describe()
     cls = registry.get(job["algorithm"])
     status = "skipped" if skipped else "failed" if reason else "ok"
     with atomic_h5(out) as f:
@@ -272,7 +273,7 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
         set_json(f, "settings", settings)
         set_json(f, "build_stats", {k: v for k, v in meta.items() if k != "queries"})
         set_json(f, "threads", {"build": job["build_threads"], "batch_all_cores": job["threads_all"], "single": 1, "batch_single": 1})
-        set_json(f, "machine", machine.describe())
+        set_json(f, "machine", where)
         set_json(f, "versions", run_definition["versions"])
         f.attrs["git_commit"] = machine.git_commit() or ""
         f.attrs["ann_bench_version"] = __version__
@@ -304,6 +305,8 @@ def _score_all(w, path: str, job: dict, meta: dict, job_dir: Path, epsilon: floa
             if raw is not None:
                 m, ids, dists = depth_metrics(w, raw, epsilon, depth)
                 _load_metrics(m, rec, meta.get("run_load"))
+                if meta.get("reference"):  # comparable across nodes: times faster than exact search there
+                    m["speedup_single"] = m["qps_single"] / meta["reference"]["exact_qps"]
                 arrays = {"ids": ids.astype(np.int32), "distances": dists.astype(np.float32),
                           "latencies": raw["latencies"].astype(np.float32)}
             out.append((qi, depth, rec, m, arrays))

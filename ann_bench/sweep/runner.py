@@ -1,28 +1,27 @@
 """Run a sweep: one isolated worker process per (workload, algorithm, build configuration).
 
-The parent enforces the build and per-query-pass timeouts and the memory ceiling, turns a
-crash, timeout or memory overrun into a *failed* result (with the reason and the tail of
-stderr) and goes on with the next run. Finished result files are skipped, so an
-interrupted sweep resumes where it stopped; a result file whose run definition (parameters,
-settings, library versions, workload content) differs from this sweep's is measured again.
+The worker's supervisor (:mod:`.supervise`) enforces the build and per-query-pass timeouts
+and the memory ceiling, turns a crash, timeout or memory overrun into a *failed* result (with
+the reason and the tail of stderr), and the sweep goes on with the next run. Runs are measured
+by an executor (:mod:`.executors`: here, pinned side by side, or on a Ray cluster); this module
+alone writes result files. Finished result files are skipped, so an interrupted sweep resumes
+where it stopped, whichever executor measures the rest; a result file whose run definition
+(parameters, settings, library versions, workload content) differs from this sweep's is
+measured again.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, DataError
@@ -31,88 +30,16 @@ from ..threads import available_cores
 from ..workloads import format as wformat
 from . import budget, load, record, registry
 from .adapters.reduction import describe
-from .worker import EXIT_NO_SPACE
 from .config import SweepConfig
-
-POLL_S = 0.05
-
+from .executors import Executor, Task
+from .executors.local import LocalExecutor
+from .supervise import memory_limit_mb
 
 @dataclass
 class RunOutcome:
     path: Path
     status: str  # ok, failed, skipped
     summary: str
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    proc.wait()
-
-
-def _signal_name(code: int) -> str:
-    try:
-        return signal.Signals(-code).name
-    except ValueError:
-        return f"signal {-code}"
-
-
-def _tree_rss_mb(proc: psutil.Process) -> float:
-    try:
-        procs = [proc, *proc.children(recursive=True)]
-        return sum(p.memory_info().rss for p in procs) / 2**20
-    except psutil.Error:
-        return 0.0
-
-
-def memory_limit_mb(settings: dict) -> float:
-    """``memory_limit_mb``, but never above 90% of this machine's RAM: a run is stopped by the
-    sweep with a clear reason before the kernel's OOM killer picks a process."""
-    return min(float(settings["memory_limit_mb"]), 0.9 * psutil.virtual_memory().total / 2**20)
-
-
-def supervise(job_dir: Path, settings: dict) -> tuple[int | None, str | None]:
-    """Run the worker for ``job_dir``; return (exit code, failure reason or None)."""
-    env = dict(os.environ)
-    env.setdefault("PYTHONFAULTHANDLER", "1")  # a segfault prints the Python stack to stderr
-    with open(job_dir / "stderr.txt", "wb") as err:
-        # -P: the working directory is not put on sys.path, so a faiss.py lying there is never imported
-        proc = subprocess.Popen([sys.executable, "-P", "-m", "ann_bench.sweep.worker", str(job_dir)],
-                                stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True)
-        ps = psutil.Process(proc.pid)
-        limit = memory_limit_mb(settings)
-        try:
-            while proc.poll() is None:
-                time.sleep(POLL_S)
-                rss = _tree_rss_mb(ps)
-                if rss > limit:
-                    _kill(proc)
-                    return proc.returncode, f"memory limit exceeded ({rss:.0f} MB > {limit:.0f} MB)"
-                status = _read_status(job_dir)
-                if status:
-                    allowed = settings["build_timeout_s"] if status["phase"].startswith("build") else settings["query_timeout_s"]
-                    if status["phase"] != "done" and time.time() - status["since"] > allowed:
-                        _kill(proc)
-                        return proc.returncode, f"timeout: {status['phase']} took longer than {allowed:g} s"
-        except BaseException:
-            _kill(proc)
-            raise
-    code = proc.returncode
-    if code == 0:
-        return 0, None
-    if code == EXIT_NO_SPACE:
-        return code, (f"no space to write its measurements in {job_dir.parent} (disk full, quota or file-size limit); "
-                      "free space or point TMPDIR to a larger disk")
-    return code, (f"crashed ({_signal_name(code)})" if code < 0 else f"exited with code {code}")
-
-
-def _read_status(job_dir: Path) -> dict | None:
-    try:
-        return json.loads((job_dir / "status.json").read_text())
-    except (OSError, ValueError):
-        return None
 
 
 @dataclass(frozen=True)
@@ -196,7 +123,7 @@ def should_run(run: Run, *, force: bool, retry_failed: bool) -> str | None:
     if run.state == "failed" and retry_failed:
         return "--retry-failed"
     if run.state == "skipped":
-        return "skipped before as too long: checked again"
+        return "skipped before (predicted too long or too big): checked again"
     return None
 
 
@@ -218,7 +145,7 @@ def too_big(pred: budget.Prediction | None, settings: dict) -> str | None:
 def dry_run(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: bool = False,
             retry_failed: bool = False, threads_all: int | None = None, total_line: bool = False) -> list[str]:
     """One line per run: what would run and why (with its predicted time), which run would be
-    skipped as too long, or which result file is kept; ``total_line``: and the predicted total."""
+    skipped as too long or too big, or which result file is kept; ``total_line``: and the predicted total."""
     lines, total, unknown = [], 0.0, 0
     history = budget.History.load(results_dir)
     for r in plan(cfg, workloads, results_dir, threads_all=threads_all or available_cores()):
@@ -255,25 +182,15 @@ def _job(r: Run, cfg: SweepConfig, threads_all: int, build_threads: int) -> dict
     }
 
 
-def _measure(r: Run, cfg: SweepConfig, threads_all: int, build_threads: int, *, skip: str | None = None) -> RunOutcome:
-    """One run in its own worker process, scored into its result file; or, with ``skip`` (the
-    reason), a result file that records it as skipped without starting it."""
-    check_writable(r.path.parent, "results folder")
-    check_writable(Path(tempfile.gettempdir()), "temporary folder")
-    job_dir = Path(tempfile.mkdtemp(prefix=job_dir_prefix()))
+def _record(r: Run, cfg: SweepConfig, job: dict, *, job_dir: Path, started: float, code: int | None = None,
+            reason: str | None = None, skipped: bool = False) -> RunOutcome:
+    """Score a run's measurements (or record it as skipped, for ``reason``) into its result
+    file, the sweep's only writer; the job folder is removed."""
     try:
-        job = _job(r, cfg, threads_all, build_threads)
-        (job_dir / "job.json").write_text(json.dumps(job))
-        started = time.time()
-        if skip:
-            status, summary = record.write_result(r.path, job_dir, job, cfg.settings, r.workload, r.workload_name,
-                                                  run_definition=r.definition, started=started, reason=skip,
-                                                  exit_code=None, skipped=True)
-            return RunOutcome(r.path, status, summary)
-        code, reason = supervise(job_dir, cfg.settings)
         # a disk that fills up (or goes read-only) now is one clear error (atomic_h5): nothing half-written stays
         status, summary = record.write_result(r.path, job_dir, job, cfg.settings, r.workload, r.workload_name,
-                                              run_definition=r.definition, started=started, reason=reason, exit_code=code)
+                                              run_definition=r.definition, started=started, reason=reason,
+                                              exit_code=code, skipped=skipped)
         return RunOutcome(r.path, status, summary)
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
@@ -301,11 +218,22 @@ def check_writable(folder: Path, what: str) -> None:
 
 def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: bool = False,
           retry_failed: bool = False, threads_all: int | None = None, progress: bool = True,
-          budget_s: float | None = None) -> list[RunOutcome]:
-    """Every planned run that needs it, in order. A run predicted (:mod:`.budget`) to build for
-    longer than ``build_timeout_s`` is recorded as skipped; with ``budget_s``, a run predicted to
-    end past the budget is not started (outcome 'not started'; a later sweep runs it)."""
-    threads_all = threads_all or available_cores()
+          budget_s: float | None = None, executor: Executor | None = None) -> list[RunOutcome]:
+    """Every planned run that needs it, in plan order, measured by ``executor`` (default: this
+    machine, one run at a time). A run predicted (:mod:`.budget`) to build for longer than
+    ``build_timeout_s`` is recorded as skipped; with ``budget_s``, a run predicted to end past
+    the budget is not started (outcome 'not started'; a later sweep runs it)."""
+    executor = executor or LocalExecutor(threads=threads_all)
+    try:
+        return _sweep(cfg, workloads, results_dir, executor, force=force, retry_failed=retry_failed,
+                      progress=progress, budget_s=budget_s)
+    finally:
+        executor.close()  # an interrupted sweep stops its running workers; finished results are kept
+
+
+def _sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, executor: Executor, *, force: bool,
+           retry_failed: bool, progress: bool, budget_s: float | None) -> list[RunOutcome]:
+    threads_all = executor.threads_all
     build_threads = cfg.settings["build_threads"] or threads_all
     remove_stale_temporaries(results_dir)
     remove_orphan_job_dirs(Path(tempfile.gettempdir()))
@@ -314,28 +242,55 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
     if progress and any(should_run(r, force=force, retry_failed=retry_failed) for r in runs):
         busy = load.idle_check()
         if busy:
-            warnings.warn(busy, stacklevel=2)
-    outcomes, start = [], time.monotonic()
+            warnings.warn(busy, stacklevel=3)
+    outcomes: dict[int, RunOutcome] = {}
+    jobs: dict[int, dict] = {}
+    queue, start = deque(enumerate(runs)), time.monotonic()
     n_query = sum(len(r.queries) for r in runs)
-    with tqdm(total=n_query, desc="sweep", unit="query config", disable=not progress) as bar:  # closed on errors too
-        for r in runs:
-            alg = r.algorithm
-            if should_run(r, force=force, retry_failed=retry_failed) is None:
-                bar.update(len(r.queries))
-                outcomes.append(RunOutcome(r.path, "kept", f"{alg.name} {r.build}: already done ({r.state})"))
-                continue
-            pred = predict(history, r)
-            skip = None if force else too_big(pred, cfg.settings)
-            if skip and r.state == "skipped":
-                outcome = RunOutcome(r.path, "skipped", f"{r.workload_name} {alg.name} {record.slug(r.build)}: skipped: {skip}")
-            elif budget_s is not None and pred is not None and math.isfinite(pred.run_s) and time.monotonic() - start + pred.run_s > budget_s:
-                outcome = RunOutcome(r.path, "not started", f"{r.workload_name} {alg.name} {record.slug(r.build)}: not started: "
-                                     f"predicted {budget.duration(pred.run_s)} would end past the budget ({budget.duration(budget_s)})")
-            else:
-                bar.set_description(f"{r.workload_name} {alg.name}" + (f" (~{budget.duration(pred.run_s)})" if pred and math.isfinite(pred.run_s) and not skip else ""))
-                outcome = _measure(r, cfg, threads_all, build_threads, skip=skip)
-                history.add_file(r.path)  # a larger size later in this sweep predicts from it
-            outcomes.append(outcome)
+
+    def finish(i: int, outcome: RunOutcome) -> None:
+        outcomes[i] = outcome
+        if outcome.status in ("ok", "failed"):
+            history.add_file(runs[i].path)  # a larger size later in this sweep predicts from it
+        if outcome.status not in ("kept",):
             tqdm.write(outcome.summary) if progress else None
-            bar.update(len(r.queries))
-    return outcomes
+        bar.update(len(runs[i].queries))
+
+    with tqdm(total=n_query, desc="sweep", unit="query config", disable=not progress) as bar:  # closed on errors too
+        while queue or executor.busy():
+            while queue:
+                i, r = queue[0]
+                what = f"{r.workload_name} {r.algorithm.name} {record.slug(r.build)}"
+                if should_run(r, force=force, retry_failed=retry_failed) is None:
+                    queue.popleft()
+                    finish(i, RunOutcome(r.path, "kept", f"{r.algorithm.name} {r.build}: already done ({r.state})"))
+                    continue
+                pred = predict(history, r)
+                skip = None if force else too_big(pred, cfg.settings)
+                known = pred is not None and math.isfinite(pred.run_s)
+                if skip and r.state == "skipped":
+                    queue.popleft()
+                    finish(i, RunOutcome(r.path, "skipped", f"{what}: skipped: {skip}"))
+                elif budget_s is not None and known and time.monotonic() - start + pred.run_s > budget_s:
+                    queue.popleft()
+                    finish(i, RunOutcome(r.path, "not started", f"{what}: not started: predicted {budget.duration(pred.run_s)} "
+                                         f"would end past the budget ({budget.duration(budget_s)})"))
+                elif skip:
+                    queue.popleft()
+                    check_writable(r.path.parent, "results folder")
+                    job = _job(r, cfg, threads_all, build_threads)
+                    finish(i, _record(r, cfg, job, job_dir=Path(tempfile.mkdtemp(prefix=job_dir_prefix())),
+                                      started=time.time(), reason=skip, skipped=True))
+                elif executor.free():
+                    queue.popleft()
+                    check_writable(r.path.parent, "results folder")
+                    check_writable(Path(tempfile.gettempdir()), "temporary folder")
+                    jobs[i] = _job(r, cfg, threads_all, build_threads)
+                    executor.submit(Task(i, jobs[i], cfg.settings, r.definition["workload_hash"], r.definition["versions"]))
+                    bar.set_description(f"{r.workload_name} {r.algorithm.name}" + (f" (~{budget.duration(pred.run_s)})" if known else ""))
+                else:
+                    break  # every slot is taken: wait for one
+            for done in executor.wait(timeout=1.0):
+                finish(done.key, _record(runs[done.key], cfg, jobs.pop(done.key), job_dir=done.job_dir,
+                                         started=done.started, code=done.code, reason=done.reason))
+    return [outcomes[i] for i in sorted(outcomes)]

@@ -187,6 +187,10 @@ def _measure_depth(index, cls, pq, singles, k: int, repeats: int, threads_all: i
 
 def run(job_dir: Path) -> None:
     job = json.loads((job_dir / "job.json").read_text())
+    from . import node
+
+    node.die_with_parent(job.get("parent_pid"))
+    node.pin(job.get("cpus"))  # before any library starts its threads
     threads_all = int(job["threads_all"])
     from ..threads import set_threads
 
@@ -209,6 +213,11 @@ def run(job_dir: Path) -> None:
         queries = f["test"][()]
         self_ids = f["self_ids"][()] if "self_ids" in f else None
         exclude = _exclusions(f, min(len(queries), job["single_query_limit"])) if job.get("filtered_k") else None
+    from . import machine, reference
+
+    meta["machine"] = machine.describe(job.get("node"))  # where it ran: this node, pinned to its cores
+    _status(job_dir, "build: exact-search reference")
+    meta["reference"] = reference.exact_qps(base, queries, job["metric"])
     # an item-to-item query is in the base: ask for one more answer, the parent drops the query itself
     extra = 1 if self_ids is not None and (self_ids >= 0).any() else 0
     _status(job_dir, "build")

@@ -222,6 +222,16 @@ def read(path: Path) -> Workload:
     return w
 
 
+def stored_hash(path: Path) -> str | None:
+    """The content hash written into a workload file (not recomputed), or None if it has none
+    or cannot be read."""
+    try:
+        with h5py.File(path, "r") as f:
+            return _attr_value(f.attrs["content_hash"]) if "content_hash" in f.attrs else None
+    except OSError:
+        return None
+
+
 def _from_file(f: h5py.File, path: Path) -> tuple[Workload, str | None]:
     missing = [k for k in ("train", "test", "neighbors", "distances") if k not in f]
     if missing:
