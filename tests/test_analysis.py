@@ -117,3 +117,56 @@ def test_common_claims_on_a_hand_made_table():
     assert c.loc[("ScaNN ~2x the QPS of HNSW on inner product", 0.95)]["ratio"] == pytest.approx(4000 / 1500)
     r = native_vs_reduced(df).set_index("target")
     assert r.loc[0.9, "reduced / native"] == pytest.approx(0.5) and r.loc[0.9, "library"] == "hnswlib"
+
+
+def test_runs_from_two_cpu_models_are_compared_as_speedup_over_exact_search():
+    """Hand-made: hnswlib ran on a CPU twice as fast as faiss-ivf's; raw QPS would rank it
+    first, the speed-up over exact search on each node ranks faiss-ivf first."""
+    import pandas as pd
+
+    from ann_bench.analysis.comparable import choose
+
+    def on(cpu, exact_qps, row):
+        return row | {"cpu": cpu, "exact_qps": exact_qps, "speedup_single": row["qps_single"] / exact_qps,
+                      "qps_batch_1t": row["qps_single"] * 2, "file": f"{cpu}-{row['algorithm']}"}
+
+    fast, slow = "Fast CPU", "Slow CPU"
+    rows = [on(fast, 200, _row("hnswlib", "hnswlib", 0.96, 3000, 20)), on(fast, 200, _row("faiss-flat", "faiss-flat", 1.0, 200, 15)),
+            on(slow, 100, _row("faiss-ivf", "faiss-ivf", 0.96, 2000, 20)), on(slow, 100, _row("faiss-flat", "faiss-flat", 1.0, 100, 15))]
+    one = pd.DataFrame(rows[:2])
+    same, basis = choose(one)
+    assert basis.column == "qps_single" and basis.scope == fast and len(same) == 2
+    df = pd.DataFrame(rows)
+    cdf, basis = choose(df)
+    assert basis.column == "speedup_single" and "2 CPU models" in basis.note and len(cdf) == 4
+    rec = recommend(cdf, qps=basis.column).set_index("target")
+    assert rec.loc[0.95, "best_index"] == "faiss-ivf"  # 20x its node's exact search vs hnswlib's 15x
+    assert recommend(df).set_index("target").loc[0.95, "best_index"] == "hnswlib"  # what raw QPS would have said
+    # a run without its node's exact-search timing cannot be normalised: left out, and said so
+    df.loc[2, "speedup_single"] = np.nan
+    cdf, basis = choose(df)
+    assert len(cdf) == 3 and "1 result file(s) recorded no exact-search timing" in basis.note
+    # batch QPS has no per-node yardstick: one CPU model's runs only (the one with more result files)
+    df.loc[len(df)] = on(slow, 100, _row("annoy", "annoy", 0.9, 50, 5))
+    bdf, basis = choose(df, "qps_batch_1t")
+    assert basis.column == "qps_batch_1t" and set(bdf["cpu"]) == {slow} and "(2 from other CPU models left out)" in basis.note
+
+
+def test_report_on_runs_from_two_nodes_says_it_compares_speedups(home, tmp_path):
+    """The module's real sweep, its hnswlib runs relabelled as measured on a second CPU model
+    (as a Ray node would record them): plots and tables switch to speed-up over exact search."""
+    import h5py
+
+    results = tmp_path / "results"
+    shutil.copytree(home / "results", results, ignore=shutil.ignore_patterns("report"))
+    for path in (results / "demo.u2i.ip" / "hnswlib").glob("*.hdf5"):
+        with h5py.File(path, "r+") as f:
+            machine = json.loads(f.attrs["machine"])
+            f.attrs["machine"] = json.dumps(machine | {"cpu": "Another CPU model", "node": "node-2"})
+    index = build_report(results, home / "datasets" / "workloads", results / "report")
+    text = index.read_text()
+    assert "Speed in tables: <b>speedup_single</b>" in text and "measured on 2 CPU models" in text
+    assert (results / "report" / "plots" / "demo.u2i.ip__speedup_single-vs-recall10.png").stat().st_size > 1000
+    assert not (results / "report" / "plots" / "demo.u2i.ip__qps_single-vs-recall10.png").exists()
+    best = (results / "report" / "tables" / "best-qps-at-recall.qps_single.csv").read_text()
+    assert best.splitlines()[0].count("speedup_single") == 1

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..sweep.adapters.reduction import split_name
+from .comparable import SPEEDUP
 from .tables import best_at_targets, is_exact, view
 
 HNSW = ("faiss-hnsw", "hnswlib", "nmslib-hnsw", "usearch", "voyager")
@@ -37,6 +38,11 @@ def _family(adapter: str) -> str:
     return base
 
 
+def _speed(value: float, qps: str) -> str:
+    """A speed as the report reads it: QPS, or a speed-up over exact search (see :mod:`.comparable`)."""
+    return f"{value:,.1f}x exact" if qps == SPEEDUP else f"{value:,.0f} QPS"
+
+
 def _row(claim: str, workload: str, target, measured: str, ratio: float, verdict: str) -> dict:
     return {"claim": claim, "workload": workload, "target": target, "measured": measured, "ratio": ratio, "verdict": verdict}
 
@@ -51,7 +57,7 @@ def _scann_vs_hnsw(best: pd.DataFrame, qps: str) -> list[dict]:
         ratio = scann[qps].max() / h[qps]
         verdict = HOLDS if ratio >= 1.6 else PARTLY if ratio > 1.0 else NOT
         rows.append(_row("ScaNN ~2x the QPS of HNSW on inner product", workload, t,
-                         f"ScaNN {scann[qps].max():,.0f} vs {h['algorithm']} {h[qps]:,.0f} QPS", ratio, verdict))
+                         f"ScaNN {_speed(scann[qps].max(), qps)} vs {h['algorithm']} {_speed(h[qps], qps)}", ratio, verdict))
     return rows
 
 
@@ -64,7 +70,7 @@ def _hnsw_best(best: pd.DataFrame, qps: str) -> list[dict]:
         h, o = hnsw.loc[hnsw[qps].idxmax()], other.loc[other[qps].idxmax()]
         ratio = h[qps] / o[qps]
         rows.append(_row("HNSW has the best recall/latency", workload, t,
-                         f"{h['algorithm']} {h[qps]:,.0f} vs best other ({o['algorithm']}) {o[qps]:,.0f} QPS", ratio,
+                         f"{h['algorithm']} {_speed(h[qps], qps)} vs best other ({o['algorithm']}) {_speed(o[qps], qps)}", ratio,
                          HOLDS if ratio >= 1.0 else NOT))
     return rows
 

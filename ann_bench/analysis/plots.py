@@ -16,10 +16,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .comparable import choose, cpu_models  # noqa: E402
 from .pareto import frontier  # noqa: E402
 from .tables import is_exact, view  # noqa: E402
 
-QPS_MODES = {"qps_single": "single-query QPS, 1 thread", "qps_batch_1t": "batch QPS, 1 thread", "qps_batch_nt": "batch QPS, all cores"}
+PLOTTED_QPS = ("qps_single", "qps_batch_1t", "qps_batch_nt")
 _MARKERS = "os^Dv<>pPXh*"
 
 
@@ -30,8 +31,8 @@ def styles(algorithms) -> dict[str, dict]:
 
 
 def _machine(df: pd.DataFrame) -> str:
-    cpu = df["cpu"].dropna().iloc[0] if "cpu" in df and df["cpu"].notna().any() else "unknown CPU"
-    return str(cpu)
+    models = cpu_models(df)
+    return models[0] if len(models) == 1 else f"{len(models)} CPU models" if models else "unknown CPU"
 
 
 def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
@@ -45,10 +46,12 @@ def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
 
 def tradeoff_plot(df: pd.DataFrame, workload: str, x: str, y: str, style: dict, out_dir: Path, *,
                   ylabel: str, log_y: bool = True, minimize_y: bool = False, reference: float | None = None,
-                  reference_label: str = "", label_column: str | None = None, subtitle: str = "") -> list[Path]:
+                  reference_label: str = "", label_column: str | None = None, subtitle: str = "",
+                  scope: str | None = None) -> list[Path]:
     """One workload: ``y`` against ``x`` per algorithm, frontier lines over faint points.
 
-    ``label_column``: a per-algorithm column whose value is added to the legend label.
+    ``label_column``: a per-algorithm column whose value is added to the legend label;
+    ``scope``: what the second title line says about the machines (default: the CPU model).
     """
     d = df[(df["workload"] == workload) & (df["status"] == "ok")].dropna(subset=[x, y])
     if d.empty:
@@ -69,7 +72,7 @@ def tradeoff_plot(df: pd.DataFrame, workload: str, x: str, y: str, style: dict, 
     ax.set_xlabel(_XLABELS.get(x.split("@")[0], "{}").format(x.replace("recall@", "Recall@").replace("_", " ")))
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
-    ax.set_title(f"{workload}{'  (' + subtitle + ')' if subtitle else ''}\n{_machine(d)}", fontsize=10)
+    ax.set_title(f"{workload}{'  (' + subtitle + ')' if subtitle else ''}\n{scope or _machine(d)}", fontsize=10)
     ax.legend(fontsize=8, loc="best", ncol=2, framealpha=0.85)
     return save_figure(fig, out_dir, f"{workload}__{_slug(y)}-vs-{_slug(x)}")
 
@@ -99,11 +102,13 @@ def all_plots(df: pd.DataFrame, out_dir: Path, *, ks=(10, 100)) -> list[Path]:
             d = view(df, recall)
             if recall not in d or not d.loc[d["workload"] == workload, recall].notna().any():
                 continue
-            for qps, label in QPS_MODES.items():
-                if d.loc[d["workload"] == workload, qps].notna().any():
-                    paths += tradeoff_plot(d, workload, recall, qps, style, out_dir, ylabel=f"{label} (log)",
-                                           reference=exact_qps(d, workload, qps), reference_label="exact search",
-                                           subtitle=f"k = {k}: the index asked for the top {k}")
+            for qps in PLOTTED_QPS:
+                dq, basis = choose(d, qps)
+                y = basis.column
+                if y in dq and dq.loc[dq["workload"] == workload, y].notna().any():
+                    paths += tradeoff_plot(dq, workload, recall, y, style, out_dir, ylabel=f"{basis.label} (log)",
+                                           reference=exact_qps(dq, workload, y), reference_label="exact search",
+                                           subtitle=f"k = {k}: the index asked for the top {k}", scope=basis.scope)
         d10 = view(df, "recall@10")
         paths += tradeoff_plot(d10, workload, "recall@10", "build_s", style, out_dir, ylabel="build time, s (log)", minimize_y=True)
         paths += tradeoff_plot(d10, workload, "recall@10", "index_mb", style, out_dir, ylabel="index memory, MB (RSS growth, log)", minimize_y=True)
@@ -115,8 +120,9 @@ def all_plots(df: pd.DataFrame, out_dir: Path, *, ks=(10, 100)) -> list[Path]:
                                    reference=float(exact_rec.iloc[0]) if len(exact_rec) else None,
                                    reference_label="with exact search")
         if "filtered_recall@10" in fw and fw["filtered_recall@10"].notna().any():
-            paths += tradeoff_plot(filtered, workload, "filtered_recall@10", "qps_filtered", style, out_dir,
-                                   ylabel="filtered single-query QPS, 1 thread (log)",
-                                   reference=exact_qps(filtered, workload, "qps_filtered"), reference_label="exact search",
-                                   label_column="filter_method")
+            fq, basis = choose(filtered, "qps_filtered")
+            paths += tradeoff_plot(fq, workload, "filtered_recall@10", "qps_filtered", style, out_dir,
+                                   ylabel=f"{basis.label} (log)",
+                                   reference=exact_qps(fq, workload, "qps_filtered"), reference_label="exact search",
+                                   label_column="filter_method", scope=basis.scope)
     return [p for p in paths if p.suffix == ".png"] + [p for p in paths if p.suffix == ".svg"]

@@ -11,6 +11,7 @@ import h5py
 import pandas as pd
 
 from ..results.table import gather
+from .comparable import choose
 from .plots import all_plots
 from . import scaling
 from .folklore import folklore
@@ -88,18 +89,21 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
     plots = all_plots(df, out_dir / "plots")
     tables_dir = out_dir / "tables"
     tables_dir.mkdir(exist_ok=True)
-    best = best_at_targets(df, qps=qps)
-    rec = recommend(df, qps=qps)
-    claims, reduction = folklore(df, qps=qps), native_vs_reduced(df, qps=qps)
-    sized = scaling.by_size(df, qps=qps)
-    growth, origin = scaling.growth(sized), scaling.by_origin(df, qps=qps)
+    cdf, basis = choose(df, qps)  # one CPU model's QPS, or speed-up over exact search on each node
+    speed = basis.column
+    best = best_at_targets(cdf, qps=speed)
+    rec = recommend(cdf, qps=speed)
+    claims, reduction = folklore(cdf, qps=speed), native_vs_reduced(cdf, qps=speed)
+    sized = scaling.by_size(cdf, qps=speed)
+    growth, origin = scaling.growth(sized), scaling.by_origin(cdf, qps=speed)
     tables = {f"best-qps-at-recall.{qps}": best, f"recommendation.{qps}": rec, f"claims.{qps}": claims,
               f"native-vs-reduced.{qps}": reduction, f"scaling.{qps}": growth,
               f"real-vs-synthetic.{qps}": origin}
-    rec_f = pd.DataFrame()
+    rec_f, basis_f = pd.DataFrame(), None
     if "filtered_recall@10" in df:
-        rec_f = recommend(df, recall="filtered_recall@10", qps="qps_filtered")
-        tables |= {"best-qps-at-recall.filtered": best_at_targets(df, recall="filtered_recall@10", qps="qps_filtered"),
+        fdf, basis_f = choose(df, "qps_filtered")
+        rec_f = recommend(fdf, recall="filtered_recall@10", qps="qps_filtered")
+        tables |= {"best-qps-at-recall.filtered": best_at_targets(fdf, recall="filtered_recall@10", qps="qps_filtered"),
                    "recommendation.filtered": rec_f}
     for name, t in tables.items():
         t.to_csv(tables_dir / f"{name}.csv", index=False)
@@ -110,7 +114,8 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ann-bench report</title><style>{_CSS}</style></head><body>",
              "<h1>ann-bench report</h1>",
              f"<p>Generated {html.escape(time.strftime('%Y-%m-%d %H:%M'))} by <code>ann-bench report</code> from "
-             f"{df['file'].nunique()} result files ({len(df)} rows). QPS in tables: <b>{html.escape(qps)}</b>; "
+             f"{df['file'].nunique()} result files ({len(df)} rows). Speed in tables: <b>{html.escape(speed)}</b>. "
+             f"{html.escape(basis.note)} "
              "recall targets on Recall@10, read at retrieval depth k = 10 (the index asked for the top 10; "
              "ann-benchmarks' k-NN recall, distances within the 10th true distance + 0.001). Points and rows are "
              "labelled with the parameters the library really used; a configuration that repeats another's is "
@@ -128,7 +133,8 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
         parts += ["<h2>Filtered search: recommended index per recall target</h2>",
                   "<p>Each user's already-seen items excluded from the top 10, one query at a time at 1 thread; "
                   "recall against the exact filtered top 10. Libraries with a native filter skip excluded ids while "
-                  "searching; the others are asked for 10 + (number of seen items) and the seen ones dropped.</p>",
+                  "searching; the others are asked for 10 + (number of seen items) and the seen ones dropped. "
+                  f"{html.escape(basis_f.note if basis_f else '')}</p>",
                   _table_html(rec_f)]
     parts += ["<h2>Common claims, checked</h2>",
               "<p>What is often said when choosing an index for two-tower retrieval, measured on this run: the "
@@ -144,13 +150,13 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
     if scaling.families_with_sizes(sized):
         parts += ["<h2>How cost grows with the catalog</h2>",
                   f"<p>Workloads of one family (model, kind, metric) at several catalog sizes N: at each size the "
-                  f"fastest configuration reaching each Recall@10 target; its {html.escape(qps)}, p99 latency, build time "
+                  f"fastest configuration reaching each Recall@10 target; its {html.escape(speed)}, p99 latency, build time "
                   "and index bytes per vector at the largest size, each with the exponent b of a power law ~ N^b "
                   "fitted in log-log space over the sizes, and the smallest size at which it is at least "
                   f"{scaling.SPEEDUP:g}x faster than exact search at the same size.</p>",
                   _table_html(growth.drop(columns=["exact"]))]
         parts += [f"<img src='plots/{html.escape(p.name)}' alt='{html.escape(p.stem)}'>"
-                  for p in scaling.plots(sized, out_dir / "plots") if p.suffix == ".png"]
+                  for p in scaling.plots(sized, out_dir / "plots", qps_label=basis.label) if p.suffix == ".png"]
     if len(origin):
         parts += ["<h2>Grown catalogs: recall on real and on synthetic items</h2>",
                   "<p>In a catalog grown with synthetic items (a mixture fitted to the real item vectors), the fastest "
@@ -170,7 +176,7 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
     warn = warnings_table(df)
     parts += ["<h2>Measurement warnings</h2>",
               f"<p>{len(warn)} measured configurations carry a flag.</p>" + (_table_html(warn) if len(warn) else "")]
-    spread = repeat_spread(df, qps=qps)
+    spread = repeat_spread(cdf, qps=speed)
     if len(spread):
         spread.to_csv(tables_dir / "build-repeat-spread.csv", index=False)
         parts += ["<h2>Spread over repeated builds</h2>",

@@ -100,15 +100,17 @@ def families_with_sizes(sized: pd.DataFrame) -> list[str]:
     return sorted(n[n >= 2].index)
 
 
-def plots(sized: pd.DataFrame, out_dir: Path) -> list[Path]:
+def plots(sized: pd.DataFrame, out_dir: Path, *, qps_label: str = QUANTITIES["qps"]) -> list[Path]:
     """One figure per (family, target): each quantity against catalog size, log-log, one line
-    per algorithm labelled with its fitted exponent, exact search dashed."""
+    per algorithm labelled with its fitted exponent, exact search dashed; ``qps_label`` names
+    the speed column :func:`by_size` was given."""
     paths: list[Path] = []
+    labels = QUANTITIES | {"qps": qps_label}
     style = styles(sized["algorithm"]) if len(sized) else {}
     for fam in families_with_sizes(sized):
         for target, d in sized[sized["family"] == fam].groupby("target", sort=True):
             fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-            for ax, (col, label) in zip(axes.ravel(), QUANTITIES.items()):
+            for ax, (col, label) in zip(axes.ravel(), labels.items()):
                 for algorithm, g in d.groupby("algorithm", sort=True):
                     g = g.sort_values("items")
                     b = _exponent(g, col)
