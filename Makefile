@@ -7,7 +7,7 @@ VARIANT ?= ml-latest-small
 THREADS ?= 2
 MODEL   ?= dot
 
-.PHONY: install install-ray test bench bench-scale docs-scale data train workloads sweep results-table plots report docs notebook quality-table clean
+.PHONY: install install-ray test bench bench-scale docs-scale tune data train workloads sweep results-table plots report docs notebook quality-table clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,6 +36,12 @@ bench-scale: $(REAL_IP) $(SCALED)
 	$(BIN)/ann-bench sweep --config scale.yaml --results results/scale \
 	    --workloads $(VARIANT).$(MODEL).u2i.ip $(notdir $(basename $(SCALED))) || test $$? -eq 1
 	$(BIN)/ann-bench report --results results/scale
+
+## the fastest configuration of every index meeting algorithms.yaml's tune: goals on the ip workload
+## (Optuna over build parameters, bisection over the query parameter), into results/tune, and its report
+tune: $(REAL_IP)
+	$(BIN)/ann-bench tune --config algorithms.yaml --workloads $(VARIANT).$(MODEL).u2i.ip
+	$(BIN)/ann-bench report --results results/tune
 
 ## the README's scaling figure and table (docs/), from the scale report
 docs-scale:

@@ -186,3 +186,35 @@ def test_unknown_algorithm_and_parameter_are_named():
         registry.get("hnswlib")("ip", 8, ef_constuction=10)
     with pytest.raises(ConfigError, match="does not support metric"):
         registry.get("faiss-hnsw")("hamming", 8)
+
+
+@pytest.mark.parametrize("name", [n for n in registry.names() if not registry.get(n).exact])
+def test_tuning_declarations_hold(name, data):
+    """What ``ann-bench tune`` reads from an adapter: valid ranges, and one query parameter whose
+    recall really does not fall as it grows (checked from the bottom to the top of its range)."""
+    from ann_bench.sweep import config
+    from ann_bench.tune.space import space_for
+
+    if not registry.installed(name):
+        pytest.skip(f"{name}'s library is not installed")
+    cls = registry.get(name)
+    monotone = [k for k, p in cls.query_params.items() if p.monotone]
+    assert len(monotone) == 1 and cls.query_params[monotone[0]].tune, "exactly one monotone query parameter, with a range"
+    space = space_for(config.parse({"algorithms": {name: {}}}).algorithms[0], N)  # every range resolved and checked at N
+    for d in space.build + space.query:
+        assert d.fixed or (d.lo < d.hi and (not d.log or d.lo > 0)), d
+    x, q = data
+    metric = next(iter(cls.metrics))
+    build = cls.accurate_params(N)[0]
+    plan = space.bisection(build, {d.name: d.choices[0] if d.choices else d.type(d.lo) for d in space.query}, (0.9,), K)
+    index = cls(metric, DIM, threads=1, **build)
+    index.fit(x)
+    truth, _ = exact_knn(q, x, K, metric)
+    values = np.unique(np.geomspace(max(plan.lo, 1e-3), plan.hi, 5) if plan.log else np.linspace(plan.lo, plan.hi, 5))
+    values = np.unique(values.round().astype(int)) if plan.integer else values
+    recalls = []
+    for v in values:
+        index.set_query_params(**plan.config(v))  # with the other query parameters at the bottom of their ranges
+        recalls.append(recall(index.search_batch(index.prepare_queries(q), K, threads=1), truth))
+    assert all(b >= a - 0.02 for a, b in zip(recalls, recalls[1:])), f"{monotone[0]} {list(values)}: recall {recalls}"
+    assert recalls[-1] > recalls[0] or recalls[0] >= 0.999, f"{monotone[0]} over its range does not move recall: {recalls}"

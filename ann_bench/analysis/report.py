@@ -136,6 +136,13 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
                   "searching; the others are asked for 10 + (number of seen items) and the seen ones dropped. "
                   f"{html.escape(basis_f.note if basis_f else '')}</p>",
                   _table_html(rec_f)]
+    tuned = results_dir / f"tuned.{qps}.csv"
+    if tuned.is_file():  # written by ann-bench tune into its results folder
+        parts += ["<h2>Tuned to a target</h2>",
+                  "<p>From <code>ann-bench tune</code>: per workload, algorithm and goal, the fastest configuration "
+                  "measured that meets it (Optuna over build parameters, bisection over the query parameter), and how "
+                  "many builds and query configurations finding it took. Every configuration it measured is a result "
+                  "file of this folder, in the plots and tables below.</p>", _table_html(pd.read_csv(tuned))]
     parts += ["<h2>Common claims, checked</h2>",
               "<p>What is often said when choosing an index for two-tower retrieval, measured on this run: the "
               "fastest configuration of each index reaching each Recall@10 target (<i>ratio</i>: the claim's "

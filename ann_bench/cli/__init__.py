@@ -15,7 +15,7 @@ import threading
 import warnings
 
 from ..errors import NO_ROOM, NOT_ALLOWED, AnnBenchError, write_error
-from . import analysis, data, embeddings, sweep, workloads
+from . import analysis, data, embeddings, sweep, tune, workloads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ann-bench", description="Benchmark ANN indexes on two-tower recommender embeddings, from MovieLens to a report."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for stage in (data, embeddings, workloads, sweep, analysis):
+    for stage in (data, embeddings, workloads, sweep, tune, analysis):
         stage.register(sub)
     return parser
 

@@ -53,6 +53,21 @@ def _executor(args):
     return LocalExecutor(jobs=args.jobs, threads=args.threads)
 
 
+def add_executor_options(parser) -> None:
+    """--threads, --jobs and --ray: where and on how many cores runs are measured."""
+    parser.add_argument("--threads", type=at_least(1), help="threads for the all-cores batch mode and builds (default: all available)")
+    where = parser.add_argument_group("where runs are measured (default: here, one at a time)")
+    where.add_argument("--jobs", type=at_least(1), default=1,
+                       help="runs at once on this machine, each pinned to its own share of the cores")
+    where.add_argument("--ray", metavar="ADDRESS",
+                       help="on a Ray cluster: auto, ray://HOST:PORT, or local (start one here); needs pip install 'ann-bench[ray]'")
+    where.add_argument("--ray-runs-per-node", type=at_least(1), default=1,
+                       help="runs at once per node, each pinned to its share of the node's cores (default %(default)s)")
+    where.add_argument("--ray-ship", choices=("auto", "always"), default="auto",
+                       help="auto: a node that sees the workload's path (same content hash) reads it there; always: every "
+                            "node gets it through the object store (default %(default)s)")
+
+
 def cmd_results_table(args) -> None:
     from ..results.table import gather
 
@@ -93,17 +108,7 @@ def register(sub) -> None:
     sw.add_argument("--dry-run", action="store_true", help="print what would run and why (new, changed settings, ...), measure nothing")
     sw.add_argument("--budget-min", type=positive,
                     help="time budget in minutes: runs predicted (from earlier sizes) to end past it are not started")
-    sw.add_argument("--threads", type=at_least(1), help="threads for the all-cores batch mode and builds (default: all available)")
-    where = sw.add_argument_group("where runs are measured (default: here, one at a time)")
-    where.add_argument("--jobs", type=at_least(1), default=1,
-                       help="runs at once on this machine, each pinned to its own share of the cores")
-    where.add_argument("--ray", metavar="ADDRESS",
-                       help="on a Ray cluster: auto, ray://HOST:PORT, or local (start one here); needs pip install 'ann-bench[ray]'")
-    where.add_argument("--ray-runs-per-node", type=at_least(1), default=1,
-                       help="runs at once per node, each pinned to its share of the node's cores (default %(default)s)")
-    where.add_argument("--ray-ship", choices=("auto", "always"), default="auto",
-                       help="auto: a node that sees the workload's path (same content hash) reads it there; always: every "
-                            "node gets it through the object store (default %(default)s)")
+    add_executor_options(sw)
     add_results_option(sw)
     sw.set_defaults(func=cmd_sweep)
 

@@ -52,7 +52,7 @@ SETTINGS = {
     "filtered_k": Param(int, 10, min=0, max=100,
                         help="filtered search (each user's seen items excluded) for this many results, timed one query at a time; 0: off"),
 }
-_TOP = ("settings", "workloads", "algorithms")
+_TOP = ("settings", "workloads", "algorithms", "tune")
 _ENTRY = ("adapter", "build", "query", "ip_via")
 
 
@@ -63,6 +63,7 @@ class Algorithm:
     build: list[dict]  # values may be SizeRelative, resolved per workload (:meth:`at_size`)
     query: list[dict]
     ip_via: str | None = None  # on ip workloads: search through the reduction to this metric, even where native
+    given: frozenset = frozenset()  # the parameter names the file wrote ("build.M", "query.ef"); the rest are defaults
 
     def at_size(self, n: int, source: str = "algorithms.yaml") -> "Resolved":
         """The grids at catalog size ``n``: size-relative values resolved and range-checked."""
@@ -89,6 +90,7 @@ class SweepConfig:
     settings: dict
     workloads: list[str] = field(default_factory=list)
     source: str = "algorithms.yaml"
+    tune: dict = field(default_factory=dict)  # ``ann-bench tune``'s goals (checked there)
 
     def narrowed(self, *, algorithms=None, build: dict | None = None) -> "SweepConfig":
         """Only some algorithms, or one build configuration, without editing the file."""
@@ -104,9 +106,10 @@ class SweepConfig:
             for a in algs:
                 cls = registry.get(a.adapter)
                 values = _checked(_coerce(build, cls.build_params), cls.build_params, f"--build ({a.name})")
-                out.append(Algorithm(a.name, a.adapter, [values], a.query, a.ip_via))
+                out.append(Algorithm(a.name, a.adapter, [values], a.query, a.ip_via,
+                                     a.given | {f"build.{k}" for k in build}))
             algs = out
-        return SweepConfig(algs, self.settings, self.workloads, self.source)
+        return SweepConfig(algs, self.settings, self.workloads, self.source, self.tune)
 
 
 def _coerce(values: dict, schema: dict[str, Param]) -> dict:
@@ -210,12 +213,17 @@ def parse(data, source: str = "algorithms.yaml") -> SweepConfig:
         if ip_via is not None and ip_via not in can:
             raise ConfigError(f"{where}.ip_via: {ip_via!r}: inner product can be reduced to "
                               f"{' or '.join(can) if can else 'nothing'} for {adapter} (its metrics: {', '.join(cls.metrics)}).")
-        algorithms.append(Algorithm(str(name), adapter, _grid(spec.get("build"), cls.build_params, f"{where}.build"),
-                                    _grid(spec.get("query"), cls.query_params, f"{where}.query"), ip_via))
+        build = _grid(spec.get("build"), cls.build_params, f"{where}.build")
+        query = _grid(spec.get("query"), cls.query_params, f"{where}.query")  # both checked: mappings of known names
+        given = frozenset(f"{part}.{k}" for part in ("build", "query") for k in (spec.get(part) or {}))
+        algorithms.append(Algorithm(str(name), adapter, build, query, ip_via, given))
     workloads = data.get("workloads") or []
     if not isinstance(workloads, list) or not all(isinstance(w, str) for w in workloads):
         raise ConfigError(f"{source}: workloads: expected a list of workload names.")
-    return SweepConfig(algorithms, settings, workloads, source)
+    tune = data.get("tune") or {}
+    if not isinstance(tune, dict):
+        raise ConfigError(f"{source}: tune: expected a mapping with targets, limits and trials (see ann-bench tune --help).")
+    return SweepConfig(algorithms, settings, workloads, source, tune)
 
 
 class _DuplicateKey(Exception):

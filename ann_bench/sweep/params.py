@@ -17,6 +17,13 @@ class Param:
     max: float | None = None
     choices: tuple | None = None
     help: str = ""
+    # for ``ann-bench tune``: the range it searches, (lo, hi), each a number, a size-relative
+    # value ('4*sqrt(N)') or, for a query parameter, a build parameter's name ('nlist');
+    # ``log``: searched on a log scale; ``monotone``: a query parameter whose recall grows with
+    # its value, found by bisection on each built index instead of sampled
+    tune: tuple | None = None
+    log: bool = False
+    monotone: bool = False
 
     def check(self, value: Any, where: str) -> Any:
         """The value converted to this parameter's type, or a ConfigError naming ``where``."""

@@ -27,7 +27,7 @@ from .. import __version__
 from ..h5util import atomic_h5, get_json, set_json
 from ..paths import under
 from ..workloads import format as wformat
-from . import load, machine, registry
+from . import load, machine, query_plan, registry
 from .scoring import KS, MODE_TOLERANCE, clean_ids, drop_self, exact_distances, knn_recall, origin_recall, recommendation_recall
 from .worker import npz_name
 
@@ -78,7 +78,10 @@ def changes(old: dict | None, new: dict) -> list[str]:
                 if _canonical(a.get(sub)) != _canonical(b.get(sub)):
                     out.append(f"{key}.{sub} {a.get(sub)!r} -> {b.get(sub)!r}")
         elif key == "queries":
-            out.append(f"query grid changed ({len(a or [])} -> {len(b)} configurations)")
+            if isinstance(a, list) and isinstance(b, list):
+                out.append(f"query grid changed ({len(a)} -> {len(b)} configurations)")
+            else:
+                out.append(f"query plan changed ({query_plan.describe(a or [])} -> {query_plan.describe(b)})")
         elif key == "workload_hash":
             out.append("workload content changed")
         else:
@@ -281,7 +284,7 @@ def write_result(out: Path, job_dir: Path, job: dict, settings: dict, wpath: Pat
         f.attrs["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         for qi, depth, rec, m, arrays in scored:
             g = f.require_group(f"query/{qi:03d}")
-            set_json(g, "params", job["queries"][qi])
+            set_json(g, "params", meta["queries"][qi]["params"])  # the configuration the worker measured
             d = g.create_group(f"k{depth:03d}" if isinstance(depth, int) else depth)
             d.attrs["k"] = rec["asked"] if depth == "filtered" else depth
             set_json(d, "effective", rec["effective"])

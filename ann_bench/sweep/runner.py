@@ -28,7 +28,7 @@ from ..errors import ConfigError, DataError
 from ..h5util import job_dir_prefix, remove_orphan_job_dirs, remove_stale_temporaries
 from ..threads import available_cores
 from ..workloads import format as wformat
-from . import budget, load, record, registry
+from . import budget, load, query_plan, record, registry
 from .adapters.reduction import describe
 from .config import SweepConfig
 from .executors import Executor, Task
@@ -52,7 +52,7 @@ class Run:
     algorithm: object  # config.Algorithm
     adapter: str  # the registered adapter that serves this workload's metric (maybe a reduction)
     build: dict  # at this workload's size (size-relative values resolved)
-    queries: list[dict]
+    queries: list[dict] | dict  # a grid, or a bisection (see .query_plan)
     written: dict  # {"build": {name: expression}, "query": [...]}: the size-relative values it came from
     size: int  # the workload's catalog size N
     repeat: int
@@ -105,13 +105,21 @@ def plan(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, threads_
             for build, build_written in zip(grids.build, grids.build_written):
                 written = {"build": build_written, "query": grids.query_written} if build_written or any(grids.query_written) else {}
                 for repeat in range(cfg.settings["build_repeats"]):
-                    b = _repeat_build(cls, build, repeat)
-                    d = record.definition(adapter=adapter, build=b, repeat=repeat, queries=grids.query,
-                                          settings=cfg.settings, threads_all=threads_all, workload_hash=whash)
-                    path = record.result_path(results_dir, name, alg.name, b, repeat)
-                    state, why = record.run_state(path, d)
-                    runs.append(Run(wpath, name, metric, alg, adapter, b, grids.query, written, len(w.train), repeat, path, d, state, why))
+                    runs.append(make_run(cfg, results_dir, wpath, w, alg, adapter, _repeat_build(cls, build, repeat), grids.query,
+                                         written=written, repeat=repeat, threads_all=threads_all, workload_hash=whash))
     return runs
+
+
+def make_run(cfg: SweepConfig, results_dir: Path, wpath: Path, w: wformat.Workload, alg, adapter: str, build: dict,
+             queries: list[dict] | dict, *, written: dict, repeat: int, threads_all: int, workload_hash: str,
+             also_named_by: dict | None = None) -> Run:
+    """One run (a build configuration and its query plan) with its result file's state;
+    ``also_named_by``: query parameters held fixed for the whole run, named in its file too."""
+    d = record.definition(adapter=adapter, build=build, repeat=repeat, queries=queries,
+                          settings=cfg.settings, threads_all=threads_all, workload_hash=workload_hash)
+    path = record.result_path(results_dir, w.name, alg.name, build | (also_named_by or {}), repeat)
+    state, why = record.run_state(path, d)
+    return Run(wpath, w.name, w.metric, alg, adapter, build, queries, written, len(w.train), repeat, path, d, state, why)
 
 
 def should_run(run: Run, *, force: bool, retry_failed: bool) -> str | None:
@@ -179,6 +187,7 @@ def _job(r: Run, cfg: SweepConfig, threads_all: int, build_threads: int) -> dict
         "build": r.build, "build_repeat": r.repeat, "queries": r.queries, "size_relative": r.written, "k": cfg.settings["k"],
         "repeats": cfg.settings["repeats"], "threads_all": threads_all, "build_threads": build_threads,
         "single_query_limit": cfg.settings["single_query_limit"], "filtered_k": cfg.settings["filtered_k"],
+        "recall_epsilon": cfg.settings["recall_epsilon"],
     }
 
 
@@ -225,19 +234,20 @@ def sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, force: 
     the budget is not started (outcome 'not started'; a later sweep runs it)."""
     executor = executor or LocalExecutor(threads=threads_all)
     try:
-        return _sweep(cfg, workloads, results_dir, executor, force=force, retry_failed=retry_failed,
-                      progress=progress, budget_s=budget_s)
+        runs = plan(cfg, workloads, results_dir, threads_all=executor.threads_all)
+        return execute(runs, cfg, results_dir, executor, force=force, retry_failed=retry_failed,
+                       progress=progress, budget_s=budget_s)
     finally:
         executor.close()  # an interrupted sweep stops its running workers; finished results are kept
 
 
-def _sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, executor: Executor, *, force: bool,
-           retry_failed: bool, progress: bool, budget_s: float | None) -> list[RunOutcome]:
+def execute(runs: list[Run], cfg: SweepConfig, results_dir: Path, executor: Executor, *, force: bool = False,
+            retry_failed: bool = False, progress: bool = True, budget_s: float | None = None) -> list[RunOutcome]:
+    """Measure the ``runs`` that need it (see :func:`sweep`) with ``executor``, which the caller closes."""
     threads_all = executor.threads_all
     build_threads = cfg.settings["build_threads"] or threads_all
     remove_stale_temporaries(results_dir)
     remove_orphan_job_dirs(Path(tempfile.gettempdir()))
-    runs = plan(cfg, workloads, results_dir, threads_all=threads_all)
     history = budget.History.load(results_dir)
     if progress and any(should_run(r, force=force, retry_failed=retry_failed) for r in runs):
         busy = load.idle_check()
@@ -246,7 +256,7 @@ def _sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, executor:
     outcomes: dict[int, RunOutcome] = {}
     jobs: dict[int, dict] = {}
     queue, start = deque(enumerate(runs)), time.monotonic()
-    n_query = sum(len(r.queries) for r in runs)
+    n_query = sum(query_plan.count(r.queries) for r in runs)
 
     def finish(i: int, outcome: RunOutcome) -> None:
         outcomes[i] = outcome
@@ -254,7 +264,7 @@ def _sweep(cfg: SweepConfig, workloads: list[Path], results_dir: Path, executor:
             history.add_file(runs[i].path)  # a larger size later in this sweep predicts from it
         if outcome.status not in ("kept",):
             tqdm.write(outcome.summary) if progress else None
-        bar.update(len(runs[i].queries))
+        bar.update(query_plan.count(runs[i].queries))
 
     with tqdm(total=n_query, desc="sweep", unit="query config", disable=not progress) as bar:  # closed on errors too
         while queue or executor.busy():

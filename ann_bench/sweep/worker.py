@@ -213,7 +213,7 @@ def run(job_dir: Path) -> None:
         queries = f["test"][()]
         self_ids = f["self_ids"][()] if "self_ids" in f else None
         exclude = _exclusions(f, min(len(queries), job["single_query_limit"])) if job.get("filtered_k") else None
-    from . import machine, reference
+    from . import machine, query_plan, reference
 
     meta["machine"] = machine.describe(job.get("node"))  # where it ran: this node, pinned to its cores
     _status(job_dir, "build: exact-search reference")
@@ -239,24 +239,33 @@ def run(job_dir: Path) -> None:
 
     repeats, depths = int(job["repeats"]), sorted(int(k) for k in job["k"])
     seen: dict = {}  # (depth, effective params) -> the first query configuration that used them
-    for qi, qparams in enumerate(job["queries"]):
+    recalls: dict = {}  # query configuration -> recall@k at a bisection's depth (steering only)
+    steer = query_plan.is_bisection(job["queries"])
+    steer_k = query_plan.Bisection.from_json(job["queries"]).k if steer else None
+
+    def measure(qparams: dict) -> float | None:
+        qi = len(meta["queries"])
         index.set_query_params(**qparams)
         pq = index.prepare_queries(queries)
         singles = index.split_queries(pq[: job["single_query_limit"]])
-        record: dict = {"depths": {}}
+        record: dict = {"params": qparams, "depths": {}}
         for depth in depths:
             asked = min(depth + extra, n_base)
             eff = index.effective_query(asked)
             key = (depth, json.dumps(eff, sort_keys=True))
             rec = {"effective": eff, "asked": asked, "duplicate_of": seen.get(key)}
             record["depths"][str(depth)] = rec
-            if rec["duplicate_of"] is not None:
-                continue  # the library would run exactly the configuration measured already
+            if rec["duplicate_of"] is not None:  # the library would run exactly the configuration measured already
+                if depth == steer_k:
+                    recalls[qi] = recalls.get(rec["duplicate_of"])
+                continue
             seen[key] = qi
             with measured_load(rec):
                 raw = _measure_depth(index, cls, pq, singles, asked, repeats, threads_all,
                                      lambda mode: _status(job_dir, f"query {qi} k={depth} {mode}"))
             save_npz(job_dir / npz_name(qi, depth), raw)
+            if depth == steer_k:
+                recalls[qi] = steering_recall(job, raw["ids_batch_1t"], depth, self_ids)
         if exclude is not None:
             fk = int(job["filtered_k"])
             eff = index.effective_query(fk)
@@ -270,10 +279,34 @@ def run(job_dir: Path) -> None:
                 save_npz(job_dir / npz_name(qi, "filtered"), raw)
         meta["queries"].append(record)
         write_json(job_dir / "meta.json", meta)
+        return recalls.get(qi)
+
+    query_plan.run(job["queries"], measure)
     meta["peak_rss_mb"] = peak_rss_mb()
     meta["run_load"] = load.between(run_start, load.sample())
     write_json(job_dir / "meta.json", meta)
     _status(job_dir, "done")
+
+
+def steering_recall(job: dict, ids, depth: int, self_ids) -> float:
+    """recall@depth of 1-thread batch answers, computed as the result file will (k-NN recall on
+    distances recomputed from the vectors, the query item dropped): what a bisection steers by.
+    Only the returned items' vectors are read back (the base was let go after the build)."""
+    import h5py
+    import numpy as np
+
+    from .scoring import clean_ids, drop_self, exact_distances, knn_recall
+
+    with h5py.File(job["workload"], "r") as f:
+        n_base = f["train"].shape[0]
+        ids = clean_ids(drop_self(ids, None if self_ids is None else self_ids[: len(ids)], depth), n_base)
+        used = np.unique(ids[ids >= 0])
+        rows = f["train"][used] if len(used) else np.zeros((0, f["train"].shape[1]), np.float32)
+        gt = f["distances"][: len(ids)]
+        q = f["test"][: len(ids)]
+    local = np.where(ids >= 0, np.searchsorted(used, ids), -1)
+    dists = exact_distances(local, q, rows, job["metric"])
+    return float(knn_recall(dists, gt, depth, float(job.get("recall_epsilon", 1e-3))).mean())
 
 
 def _serialized_size(index, job_dir: Path) -> int | None:

@@ -17,10 +17,11 @@ class Annoy(Adapter):
     distribution = "annoy"
     metrics = ALL_NATIVE
     build_params = {
-        "n_trees": Param(int, 100, min=1, help="trees in the forest"),
+        "n_trees": Param(int, 100, min=1, help="trees in the forest", tune=(4, 256), log=True),
         "seed": Param(int, 42, help="random seed"),
     }
-    query_params = {"search_k": Param(int, -1, min=-1, help="nodes inspected per query (-1: n_trees * k)")}
+    query_params = {"search_k": Param(int, -1, min=-1, help="nodes inspected per query (-1: n_trees * k)",
+                                    tune=(10, "4*N"), log=True, monotone=True)}
     threaded_batch = False  # Annoy has no batch call: a batch is a loop of single queries
     seed_param = "seed"
 

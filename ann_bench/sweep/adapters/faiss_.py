@@ -8,6 +8,8 @@ from ..params import Param
 from ..registry import register
 from .base import NATIVE, NORMALIZE_IP, Adapter
 
+NLIST = ("sqrt(N)/4", "8*sqrt(N)")  # the inverted lists ann-bench tune searches
+
 _METRICS = {"ip": NATIVE, "l2": NATIVE, "cosine": NORMALIZE_IP}
 
 
@@ -101,10 +103,11 @@ class FaissFlat(_Faiss):
 class FaissHNSW(_Faiss):
     name = "faiss-hnsw"
     build_params = {
-        "M": Param(int, 32, min=2, max=512, help="graph degree"),
-        "ef_construction": Param(int, 200, min=1, help="candidate list size while building"),
+        "M": Param(int, 32, min=2, max=512, help="graph degree", tune=(4, 64), log=True),
+        "ef_construction": Param(int, 200, min=1, help="candidate list size while building", tune=(32, 512), log=True),
     }
-    query_params = {"ef_search": Param(int, 64, min=1, help="candidate list size while searching")}
+    query_params = {"ef_search": Param(int, 64, min=1, help="candidate list size while searching", tune=(1, 4096), log=True,
+                                     monotone=True)}
 
     def _build(self, x):
         import faiss
@@ -128,7 +131,8 @@ class FaissHNSW(_Faiss):
 
 
 class _FaissIVF(_Faiss):
-    query_params = {"nprobe": Param(int, 1, min=1, help="inverted lists visited per query (at most nlist)")}
+    query_params = {"nprobe": Param(int, 1, min=1, help="inverted lists visited per query (at most nlist)", tune=(1, "nlist"),
+                                  log=True, monotone=True)}
 
     def effective_query(self, k):
         return self.query | {"nprobe": min(self.query["nprobe"], self.params["nlist"])}
@@ -153,7 +157,7 @@ class _FaissIVF(_Faiss):
 @register
 class FaissIVFFlat(_FaissIVF):
     name = "faiss-ivf"
-    build_params = {"nlist": Param(int, 1024, min=1, help="inverted lists (k-means centroids)")}
+    build_params = {"nlist": Param(int, 1024, min=1, help="inverted lists (k-means centroids)", tune=NLIST, log=True)}
 
     def factory(self):
         return f"IVF{self.params['nlist']},Flat"
@@ -166,7 +170,7 @@ class FaissIVFFlat(_FaissIVF):
 @register
 class FaissIVFSQ8(_FaissIVF):
     name = "faiss-ivfsq8"
-    build_params = {"nlist": Param(int, 1024, min=1, help="inverted lists")}
+    build_params = {"nlist": Param(int, 1024, min=1, help="inverted lists", tune=NLIST, log=True)}
 
     def factory(self):
         return f"IVF{self.params['nlist']},SQ8"
@@ -182,14 +186,14 @@ class FaissIVFPQ(_FaissIVF):
 
     name = "faiss-ivfpq"
     build_params = {
-        "nlist": Param(int, 1024, min=1, help="inverted lists"),
+        "nlist": Param(int, 1024, min=1, help="inverted lists", tune=NLIST, log=True),
         "m": Param(int, 16, min=1, help="sub-quantisers (must divide the dimension)"),
         "nbits": Param(int, 8, min=1, max=16, help="bits per sub-quantiser code"),
         "refine": Param(bool, False, help="keep full vectors and re-rank exactly"),
     }
     query_params = {
-        "nprobe": Param(int, 1, min=1, help="inverted lists visited per query"),
-        "k_factor": Param(int, 1, min=1, help="with refine: candidates re-ranked = k * k_factor"),
+        "nprobe": Param(int, 1, min=1, help="inverted lists visited per query", tune=(1, "nlist"), log=True, monotone=True),
+        "k_factor": Param(int, 1, min=1, help="with refine: candidates re-ranked = k * k_factor", tune=(1, 64), log=True),
     }
 
     @classmethod

@@ -16,11 +16,12 @@ class Hnswlib(Adapter):
     distribution = "hnswlib"
     metrics = ALL_NATIVE
     build_params = {
-        "M": Param(int, 16, min=2, max=512, help="graph degree"),
-        "ef_construction": Param(int, 200, min=1, help="candidate list size while building"),
+        "M": Param(int, 16, min=2, max=512, help="graph degree", tune=(4, 64), log=True),
+        "ef_construction": Param(int, 200, min=1, help="candidate list size while building", tune=(32, 512), log=True),
         "seed": Param(int, 100, help="random seed of the level assignment"),
     }
-    query_params = {"ef": Param(int, 10, min=1, help="candidate list size while searching (hnswlib uses max(ef, k))")}
+    query_params = {"ef": Param(int, 10, min=1, help="candidate list size while searching (hnswlib uses max(ef, k))",
+                                 tune=(1, 4096), log=True, monotone=True)}
     seed_param = "seed"
 
     def _fit(self, x):

@@ -16,15 +16,16 @@ class ScaNN(Adapter):
     distribution = "scann"
     metrics = {"ip": NATIVE, "l2": NATIVE, "cosine": NORMALIZE_IP}
     build_params = {
-        "num_leaves": Param(int, 1000, min=1, help="partitions of the tree"),
+        "num_leaves": Param(int, 1000, min=1, help="partitions of the tree", tune=("sqrt(N)/4", "4*sqrt(N)"), log=True),
         "avq_threshold": Param(float, 0.2, min=0.0, help="anisotropic quantisation threshold (ip/cosine)"),
         "dims_per_block": Param(int, 2, min=1, help="dimensions per quantisation block"),
         "reorder": Param(int, 100, min=0, help="candidates kept for exact re-scoring (0: none)"),
         "training_sample_size": Param(int, 100_000, min=1),
     }
     query_params = {
-        "leaves_to_search": Param(int, 1, min=1, help="partitions searched per query"),
-        "reorder_k": Param(int, 100, min=1, help="candidates re-scored exactly per query"),
+        "leaves_to_search": Param(int, 1, min=1, help="partitions searched per query", tune=(1, "num_leaves"), log=True,
+                                  monotone=True),
+        "reorder_k": Param(int, 100, min=1, help="candidates re-scored exactly per query", tune=(20, 2000), log=True),
     }
 
     def _fit(self, x):

@@ -16,11 +16,12 @@ class Voyager(Adapter):
     distribution = "voyager"
     metrics = ALL_NATIVE
     build_params = {
-        "M": Param(int, 12, min=2, max=512, help="graph degree"),
-        "ef_construction": Param(int, 200, min=1),
+        "M": Param(int, 12, min=2, max=512, help="graph degree", tune=(4, 64), log=True),
+        "ef_construction": Param(int, 200, min=1, tune=(32, 512), log=True),
         "seed": Param(int, 1),
     }
-    query_params = {"ef": Param(int, 10, min=1, help="query_ef (Voyager uses max(ef, k))")}
+    query_params = {"ef": Param(int, 10, min=1, help="query_ef (Voyager uses max(ef, k))", tune=(1, 4096), log=True,
+                                 monotone=True)}
     seed_param = "seed"
 
     def _fit(self, x):

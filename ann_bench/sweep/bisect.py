@@ -1,0 +1,110 @@
+"""The smallest value of a monotone query parameter that reaches a recall target, by bisection.
+
+Recall grows with ``ef``, ``nprobe``, ``search_k``, ``leaves_to_search`` (more work per query,
+never fewer true neighbours found, up to noise), and QPS falls with it, so the fastest value
+reaching a target is the smallest one that does. Bisection over ``[lo, hi]`` (in log space:
+these parameters span orders of magnitude) finds it in about ``log2(log(hi/lo)/log(ratio))``
+evaluations instead of a grid's fixed list, and stops once the bracket is narrower than
+``ratio`` (consecutive candidates an index would barely tell apart). Evaluations are cached,
+so several targets searched on one index share their points.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class Curve:
+    """One index's ``evaluate(value) -> recall``, remembered: every point is measured once."""
+
+    evaluate: Callable[[float], float]
+    integer: bool = True
+    points: dict = field(default_factory=dict)  # value -> recall, in the order measured
+
+    def __call__(self, value):
+        value = int(value) if self.integer else float(value)
+        if value not in self.points:
+            self.points[value] = float(self.evaluate(value))
+        return self.points[value]
+
+    def best(self) -> tuple[float, float]:
+        """The value with the highest recall seen (the smallest such value on a tie)."""
+        return max(self.points.items(), key=lambda p: (p[1], -p[0]))
+
+
+@dataclass(frozen=True)
+class Found:
+    target: float
+    value: float | None  # the smallest value found to reach the target; None: unreachable in [lo, hi]
+    recall: float         # recall at ``value``, or the best recall seen when unreachable
+    best_value: float     # where the best recall was seen
+
+    @property
+    def reached(self) -> bool:
+        return self.value is not None
+
+
+def _mid(lo, hi, integer: bool, log: bool):
+    m = math.sqrt(lo * hi) if log and lo > 0 else (lo + hi) / 2
+    if integer:
+        m = min(max(round(m), lo + 1), hi - 1)
+    return m
+
+
+def _narrow(lo, hi, integer: bool, ratio: float, log: bool) -> bool:
+    if integer and hi - lo <= 1:
+        return True
+    return hi <= lo * ratio if log and lo > 0 else hi - lo <= (ratio - 1) * max(abs(hi), 1e-12)
+
+
+def _gallop(v, lo, hi, up: bool, log: bool, integer: bool, width: float):
+    """The next value from ``v`` toward ``hi`` (``up``) or ``lo``: twice (half) the value on a log
+    scale, ``width`` further on a linear one; clamped to the range, never ``v`` itself."""
+    if log and lo > 0:
+        n = v * 2 if up else v / 2
+    else:
+        n = v + width if up else v - width
+    if integer:
+        n = max(math.ceil(n), v + 1) if up else min(math.floor(n), v - 1)
+    return min(max(n, lo), hi)
+
+
+def smallest_reaching(curve: Curve, target: float, lo, hi, *, ratio: float = 1.15, log: bool = True,
+                      guess=None) -> Found:
+    """Bisect ``[lo, hi]`` for the smallest value whose recall is at least ``target``.
+
+    Points the curve already holds narrow the bracket first. With a ``guess`` (the answer on a
+    similar index) and no bracket yet, the search starts there and gallops (doubling, or
+    halving) to a bracket. Otherwise, unless a known point reaches the target, ``hi`` is
+    measured first: when it misses, the target is unreachable in the range (the answer says
+    so, with the best recall seen) and nothing more is spent. ``lo`` is measured only when the
+    bracket closes on it (is the cheapest value already enough?)."""
+    if hi < lo:
+        raise ValueError(f"empty range [{lo}, {hi}]")
+    inside = {v: r for v, r in curve.points.items() if lo <= v <= hi}
+    reach = [v for v, r in inside.items() if r >= target]
+    below = [v for v, r in inside.items() if r < target and (not reach or v < min(reach))]
+    if guess is not None and not (reach and below):
+        v = min(max(guess, lo), hi)
+        v = int(round(v)) if curve.integer else v
+        up = curve(v) < target
+        while (curve(v) < target) == up and v != (hi if up else lo):  # until the target is crossed
+            v = _gallop(v, lo, hi, up, log, curve.integer, (hi - lo) / 8)
+        reach = [v for v, r in curve.points.items() if lo <= v <= hi and r >= target]
+    if not reach and curve(hi) < target:  # the most the range allows is not enough
+        value, recall = curve.best()
+        return Found(target, None, recall, value)
+    good = min(v for v, r in curve.points.items() if lo <= v <= hi and r >= target)
+    bad = max((v for v, r in curve.points.items() if lo <= v < good and r < target), default=lo)
+    while not _narrow(bad, good, curve.integer, ratio, log):
+        m = _mid(bad, good, curve.integer, log)
+        if curve(m) >= target:
+            good = m
+        else:
+            bad = m
+    if bad == lo and lo != good and lo not in curve.points and curve(lo) >= target:
+        good = lo
+    return Found(target, good, curve(good), good)

@@ -1,0 +1,126 @@
+"""What the tuner searches for one algorithm on one workload, from the adapter's declared ranges.
+
+Every parameter an adapter declares a ``tune`` range for is searched over it (size-relative
+bounds resolved at the workload's N), unless ``algorithms.yaml`` wrote it: several values
+narrow the range to their span, one value fixes it. A parameter without a declared range
+takes its grid's values as choices (one value: fixed). The one query parameter declared
+``monotone`` is not sampled: each built index finds its smallest value reaching the recall
+target by bisection (:mod:`ann_bench.sweep.query_plan`), up to a bound that may name a build
+parameter (``nprobe`` up to ``nlist``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from ..sweep import registry
+from ..sweep.config import Algorithm
+from ..sweep.params import Param
+from ..sweep.query_plan import Bisection
+from ..sweep.relative import is_relative, parse as parse_relative, resolve
+
+
+@dataclass(frozen=True)
+class Dim:
+    """One searched or fixed parameter: a range (``lo``..``hi``), a list of choices, or one value."""
+
+    name: str
+    type: type
+    lo: float | None = None
+    hi: float | None = None
+    log: bool = False
+    choices: tuple = ()
+
+    @property
+    def fixed(self) -> bool:
+        return len(self.choices) == 1
+
+    def suggest(self, trial, prefix: str):
+        """This parameter's value for an Optuna trial."""
+        name = f"{prefix}.{self.name}"
+        if self.choices:
+            return self.choices[0] if self.fixed else trial.suggest_categorical(name, list(self.choices))
+        if self.type is int:
+            return trial.suggest_int(name, int(self.lo), int(self.hi), log=self.log)
+        return trial.suggest_float(name, float(self.lo), float(self.hi), log=self.log)
+
+    def center(self):
+        """The middle of the range (geometric on a log scale), or the middle choice."""
+        if self.choices:
+            return self.choices[len(self.choices) // 2]
+        v = (self.lo * self.hi) ** 0.5 if self.log else (self.lo + self.hi) / 2
+        return int(round(v)) if self.type is int else float(v)
+
+    def describe(self) -> str:
+        if self.fixed:
+            return f"{self.name}={self.choices[0]}"
+        if self.choices:
+            return f"{self.name} in {{{', '.join(map(str, self.choices))}}}"
+        return f"{self.name} in [{self.lo:g}, {self.hi:g}]{' (log)' if self.log else ''}"
+
+
+@dataclass(frozen=True)
+class Space:
+    algorithm: str
+    adapter: str
+    n: int
+    build: tuple[Dim, ...]
+    query: tuple[Dim, ...]  # sampled or fixed alongside each build
+    monotone: str  # the query parameter found by bisection
+    monotone_param: Param
+
+    def bisection(self, build: dict, query: dict, targets, k: int, *, ratio: float = 1.15, guesses: dict | None = None) -> Bisection:
+        """The query plan for one built index: bisection on the monotone parameter toward ``targets``,
+        starting from ``guesses`` ({target: value} found on earlier builds) where given."""
+        p = self.monotone_param
+        lo, hi = (_bound(b, p, build, self.n, f"{self.adapter}.query.{self.monotone}.tune") for b in p.tune)
+        return Bisection(self.monotone, lo, hi, tuple(sorted(targets)), k, integer=p.type is int, log=p.log and lo > 0,
+                         ratio=ratio, fixed=query, guesses=tuple(sorted((guesses or {}).items())))
+
+    def center(self) -> dict:
+        """Optuna parameters of the middle of the space: the first build a study measures."""
+        return {f"{part}.{d.name}": d.center() for part, dims in (("build", self.build), ("query", self.query))
+                for d in dims if not d.fixed}
+
+    def dim(self, name: str) -> Dim:
+        return next(d for d in (*self.build, *self.query) if d.name == name)
+
+    def describe(self) -> str:
+        parts = [d.describe() for d in (*self.build, *self.query)]
+        return "; ".join(parts + [f"{self.monotone} by bisection"])
+
+
+def _bound(value, param: Param, build: dict, n: int, where: str):
+    """A tune bound: a number, a build parameter's name, or a size-relative value at N."""
+    if isinstance(value, str) and value in build:
+        return build[value]
+    if isinstance(value, str):
+        if not is_relative(value, param):
+            raise ConfigError(f"{where}: {value!r} is neither a number, a build parameter nor a size-relative value.")
+        return resolve(parse_relative(value, where), n, param, where)
+    return value
+
+
+def _dim(name: str, p: Param, values: list, given: bool, n: int, where: str) -> Dim:
+    distinct = sorted(set(values), key=repr)
+    if p.tune and p.type in (int, float) and not (given and len(distinct) == 1):
+        lo, hi = (min(distinct), max(distinct)) if given else (_bound(b, p, {}, n, where) for b in p.tune)
+        return Dim(name, p.type, lo, hi, p.log and lo > 0)
+    return Dim(name, p.type, choices=tuple(distinct))
+
+
+def space_for(alg: Algorithm, n: int, source: str = "algorithms.yaml") -> Space:
+    """The tuning space of an ``algorithms.yaml`` entry at catalog size ``n``."""
+    cls = registry.get(alg.adapter)
+    monotone = [k for k, p in cls.query_params.items() if p.monotone and p.tune]
+    if not monotone:
+        raise ConfigError(f"{source}: algorithms.{alg.name}: {alg.adapter} declares no monotone query parameter to bisect "
+                          "(exact search has nothing to tune); leave it out of the tuning run.")
+    grids = alg.at_size(n, source)
+    where = f"{source}: algorithms.{alg.name}"
+    build = tuple(_dim(k, p, [b[k] for b in grids.build], f"build.{k}" in alg.given, n, f"{where}.build.{k}")
+                  for k, p in cls.build_params.items())
+    query = tuple(_dim(k, p, [q[k] for q in grids.query], f"query.{k}" in alg.given, n, f"{where}.query.{k}")
+                  for k, p in cls.query_params.items() if k != monotone[0])
+    return Space(alg.name, alg.adapter, n, build, query, monotone[0], cls.query_params[monotone[0]])

@@ -1,0 +1,226 @@
+"""The tuner: bisection on hand-made monotone curves, goals and limits on hand-made points, and
+real tuning runs on a small generated workload (boundaries, resume, the command, the report)."""
+
+import math
+
+import pytest
+from sweep_fixtures import cfg, plugins, workload  # noqa: F401  (pytest fixtures)
+
+from ann_bench.sweep.bisect import Curve, smallest_reaching
+
+
+def saturating(scale):
+    """A hand-made monotone recall curve: 1 - exp(-v / scale)."""
+    return lambda v: 1 - math.exp(-v / scale)
+
+
+@pytest.mark.parametrize("target", [0.5, 0.9, 0.95, 0.99])
+def test_bisection_finds_the_boundary_of_a_monotone_integer_curve(target):
+    curve = Curve(saturating(40))
+    found = smallest_reaching(curve, target, 1, 4096, ratio=1.0)  # ratio 1: down to neighbouring integers
+    boundary = math.ceil(-40 * math.log(1 - target) - 1e-9)  # the smallest v with 1 - exp(-v/40) >= target
+    assert found.reached and found.value == boundary
+    assert found.recall >= target and curve.points[boundary - 1] < target
+    assert len(curve.points) <= 14  # log2(4096) + the end checked
+
+
+def test_bisection_stops_within_the_ratio_and_never_below_target():
+    curve = Curve(saturating(40))
+    found = smallest_reaching(curve, 0.95, 1, 4096, ratio=1.15)
+    exact = -40 * math.log(0.05)
+    assert found.recall >= 0.95 and exact <= found.value <= exact * 1.15 + 1
+    assert len(curve.points) <= 8
+
+
+def test_targets_on_one_index_share_their_points():
+    curve = Curve(saturating(40))
+    smallest_reaching(curve, 0.9, 1, 4096)
+    before = len(curve.points)
+    found = smallest_reaching(curve, 0.95, 1, 4096)
+    assert found.reached and len(curve.points) - before <= 3
+
+
+def test_float_parameter_and_answer_at_the_lower_end():
+    curve = Curve(lambda e: min(1.0, 0.8 + e), integer=False)  # NGT-like epsilon, recall 0.8 at 0
+    found = smallest_reaching(curve, 0.9, 0.0, 1.0, ratio=1.01, log=False)
+    assert found.value == pytest.approx(0.1, abs=0.011) and found.recall >= 0.9
+    assert smallest_reaching(curve, 0.5, 0.0, 1.0, log=False).value == 0.0  # the cheapest value is already enough
+
+
+def test_unreachable_target_gives_the_best_recall_seen():
+    curve = Curve(lambda v: min(0.9, v / 100))  # saturates at 0.9
+    found = smallest_reaching(curve, 0.95, 1, 1000)
+    assert not found.reached and found.value is None
+    assert found.recall == pytest.approx(0.9) and found.best_value <= 1000
+    assert len(curve.points) == 1  # only the upper end was needed to know
+
+
+def test_a_point_measured_for_another_index_is_not_reused():
+    a, b = Curve(saturating(10)), Curve(saturating(100))
+    assert smallest_reaching(a, 0.9, 1, 4096, ratio=1.0).value == 24
+    assert smallest_reaching(b, 0.9, 1, 4096, ratio=1.0).value == 231
+
+
+def test_a_guess_gallops_to_a_bracket_instead_of_starting_at_the_top():
+    curve = Curve(saturating(40))  # the boundary for 0.95 is 120
+    found = smallest_reaching(curve, 0.95, 1, 4096, guess=100)
+    assert found.value >= 120 and found.value <= 120 * 1.15 + 1
+    assert 4096 not in curve.points and len(curve.points) <= 5
+    down = Curve(saturating(40))
+    assert smallest_reaching(down, 0.95, 1, 4096, guess=1000, ratio=1.0).value == 120
+    assert smallest_reaching(Curve(saturating(40)), 0.95, 1, 100, guess=50).value is None  # galloped to the top: unreachable
+
+
+# --- goals, and choosing among measured points ------------------------------------------------
+
+def test_goals_parse_and_bad_ones_are_named():
+    from ann_bench.errors import ConfigError
+    from ann_bench.tune.targets import goals
+
+    g = goals(["recall@10 >= 0.95", "recall@10>=0.9"], ["p99_ms <= 5", "index_mb<=2048"])
+    assert [x.recall for x in g] == [0.95, 0.9] and g[0].limits == (("latency_p99_ms", 5.0), ("index_mb", 2048.0))
+    assert str(g[0]) == "recall@10 >= 0.95 and p99_ms <= 5 and index_mb <= 2048"
+    for bad, named in ((["recall@10 > 0.9"], "recall@10 > 0.9"), (["recall@10 >= 1.5"], "R in (0, 1]"),
+                       (["recall@10 >= 0.9", "recall@100 >= 0.9"], "one depth")):
+        with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(")", r"\)").replace("]", r"\]")):
+            goals(bad)
+    with pytest.raises(ConfigError, match="'qps >= 5'"):
+        goals(["recall@10 >= 0.9"], ["qps >= 5"])
+
+
+def _point(recall, qps, p99=1.0, mb=10.0):
+    return {"recall@10": recall, "qps_single": qps, "latency_p99_ms": p99, "index_mb": mb, "build_s": 1.0,
+            "build_params": f"b{qps}", "query_params": "q"}
+
+
+def test_limits_exclude_violating_points_and_unreached_goals_say_why():
+    import pandas as pd
+
+    from ann_bench.tune.answer import _unreached
+    from ann_bench.tune.study import best_meeting
+    from ann_bench.tune.targets import goals
+
+    df = pd.DataFrame([_point(0.96, 9000, p99=7.0), _point(0.97, 5000, p99=2.0, mb=3000), _point(0.95, 4000), _point(0.9, 20000)])
+    plain, = goals(["recall@10 >= 0.95"])
+    assert best_meeting(df, plain, "qps_single")["qps_single"] == 9000
+    latency, = goals(["recall@10 >= 0.95"], ["p99_ms <= 5"])
+    assert best_meeting(df, latency, "qps_single")["qps_single"] == 5000  # the 9,000 QPS point's p99 is 7 ms
+    both, = goals(["recall@10 >= 0.95"], ["p99_ms <= 5", "index_mb <= 2048"])
+    assert best_meeting(df, both, "qps_single")["qps_single"] == 4000
+    strict, = goals(["recall@10 >= 0.95"], ["p99_ms <= 0.5"])
+    assert best_meeting(df, strict, "qps_single") is None
+    assert _unreached(df, strict) == ("no configuration reached recall@10 >= 0.95 and p99_ms <= 0.5 (best recall@10 seen "
+                                      "0.970); 3 reached the recall but broke latency_p99_ms")
+    high, = goals(["recall@10 >= 0.99"])
+    assert _unreached(df, high) == "no configuration reached recall@10 >= 0.99 (best recall@10 seen 0.970)"
+
+
+# --- a real tuning run on a small generated workload -------------------------------------------
+
+def _tune(workload, results, trials, goals_text=("recall@10 >= 0.9", "recall@10 >= 0.99"), limits=(), algorithms=None):
+    from ann_bench.sweep.executors.local import LocalExecutor
+    from ann_bench.tune.answer import answer
+    from ann_bench.tune.study import Tuning, run_study
+    from ann_bench.tune.targets import goals
+
+    c = cfg(algorithms or {"hnswlib": {"build": {"M": [4, 16], "ef_construction": [40]}}, "faiss-ivf": {}})
+    g = goals(list(goals_text), list(limits))
+    tuning = Tuning(tuple(g), trials=trials, seed=0)
+    rows, logged = [], []
+    executor = LocalExecutor(threads=1)
+    try:
+        for alg in c.algorithms:
+            space, files, name = run_study(c, alg, workload, results, tuning, executor, log=logged.append)
+            rows += answer(name, alg.name, files, g, "qps_single")
+    finally:
+        executor.close()
+    return rows, logged
+
+
+def test_tuning_finds_each_target_boundary_in_ordinary_result_files(workload, tmp_path):
+    import h5py
+
+    from ann_bench.results.table import gather
+
+    results = tmp_path / "tune"
+    rows, logged = _tune(workload, results, trials=3)
+    assert [r["answer"] for r in rows] == ["met"] * 4
+    df = gather(results)  # ordinary result files: the report, tables and compare read them as they read a sweep's
+    assert set(df["algorithm"]) == {"hnswlib", "faiss-ivf"} and (df["status"] == "ok").all()
+    for r in rows:
+        assert r["recall@10"] >= float(r["goal"].split(">= ")[1]) and r["builds"] == 3
+    # the bisection steered by the recall the result file reports: on every build, the smallest
+    # value reaching each target has the value tried just below it missing the target, within
+    # the bisection's ratio (1.2) of it
+    for (alg, build), g in df[df["duplicate_of"] == ""].groupby(["algorithm", "build_params"]):
+        param = "query.ef" if alg == "hnswlib" else "query.nprobe"
+        g = g.sort_values(param)
+        for target in (0.9, 0.99):
+            reach = g[g["recall@10"] >= target]
+            assert len(reach), (alg, build, target)
+            found = reach[param].iloc[0]
+            below = g[g[param] < found]
+            if len(below):
+                assert below["recall@10"].iloc[-1] < target
+                assert found <= max(below[param].iloc[-1] * 1.2, below[param].iloc[-1] + 1) + 1e-9, (alg, build, list(g[param]))
+    hnsw = df[df["algorithm"] == "hnswlib"]
+    assert hnsw["build.ef_construction"].eq(40).all() and hnsw["build.M"].between(4, 16).all()  # the file's one value fixes, two values bound
+    with h5py.File(df["file"].iloc[0], "r") as f:
+        assert "bisect" in f.attrs["definition"]
+    assert sorted(p.suffix for p in results.rglob("*.journal")) == [".journal", ".journal"]  # each study beside its results
+
+    # more trials later: the finished builds are kept, not measured again
+    before = {p: p.stat().st_mtime_ns for p in results.rglob("*.hdf5")}
+    rows, logged = _tune(workload, results, trials=4)
+    after = {p: p.stat().st_mtime_ns for p in results.rglob("*.hdf5")}
+    assert all(after[p] == t for p, t in before.items()) and len(after) == len(before) + 2
+    assert all(r["builds"] == 4 for r in rows)
+
+
+def test_unreachable_goal_is_answered_plainly(workload, tmp_path):
+    rows, _ = _tune(workload, tmp_path / "tune", trials=1, goals_text=("recall@10 >= 0.9",), limits=("p99_ms <= 0.0001",),
+                    algorithms={"faiss-ivf": {"build": {"nlist": [16]}}})
+    (r,) = rows
+    assert r["answer"].startswith("no configuration reached recall@10 >= 0.9 and p99_ms <= 0.0001 (best recall@10 seen 1.000)")
+    assert r["answer"].endswith("reached the recall but broke latency_p99_ms")
+
+
+def test_a_killed_tuning_run_resumes_with_the_build_it_was_measuring(workload, tmp_path):
+    """A trial left running (as a killed run leaves it) is closed and its build proposed first."""
+    import optuna
+
+    from ann_bench.tune.study import study_path
+
+    results = tmp_path / "tune"
+    from ann_bench.tune.study import _journal
+
+    study = optuna.create_study(study_name="tiny.u2i.ip/faiss-ivf", storage=_journal(study_path(results, "tiny.u2i.ip", "faiss-ivf")),
+                                directions=["maximize"])
+    killed = study.ask({"build.nlist": optuna.distributions.IntDistribution(8, 64, log=True)})
+    killed_nlist = killed.suggest_int("build.nlist", 8, 64, log=True)
+    rows, logged = _tune(workload, results, trials=1, goals_text=("recall@10 >= 0.9",), algorithms={"faiss-ivf": {"build": {"nlist": [8, 64]}}})
+    assert logged[0].startswith(f"tiny.u2i.ip faiss-ivf nlist={killed_nlist}:")
+    states = [t.state for t in optuna.load_study(study_name="tiny.u2i.ip/faiss-ivf", storage=_journal(study_path(results, "tiny.u2i.ip", "faiss-ivf"))).trials]
+    assert states[0] == optuna.trial.TrialState.FAIL and states[-1] == optuna.trial.TrialState.COMPLETE
+
+
+def test_tune_command_end_to_end_with_goals_from_the_file(workload, tmp_path, capsys):
+    from ann_bench.cli import main
+
+    conf = tmp_path / "tune.yaml"
+    conf.write_text("settings: {repeats: 1}\n"
+                    "tune: {targets: ['recall@10 >= 0.95'], limits: ['p99_ms <= 50'], trials: 2}\n"
+                    "algorithms:\n  faiss-flat: {}\n  faiss-ivf: {build: {nlist: [8, 32]}}\n")
+    out = tmp_path / "tuned"
+    assert main(["tune", "--config", str(conf), "--workloads", str(workload), "--results", str(out), "--threads", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "searched nlist in [8, 32] (log); nprobe by bisection" in text and "| faiss-flat |" not in text
+    table = (out / "tuned.qps_single.csv").read_text().splitlines()
+    assert len(table) == 2 and ",recall@10 >= 0.95 and p99_ms <= 50,2," in table[1] and ",met," in table[1]
+    from ann_bench.analysis.report import build_report
+
+    page = build_report(out, workload.parent, out / "report").read_text()
+    assert "<h2>Tuned to a target</h2>" in page and "recall@10 &gt;= 0.95 and p99_ms &lt;= 50" in page
+    # a bad goal is one line naming it, before anything runs
+    assert main(["tune", "--config", str(conf), "--workloads", str(workload), "--target", "recall@10 > 0.9"]) == 2
+    assert "target 'recall@10 > 0.9': expected recall@K >= R" in capsys.readouterr().err
