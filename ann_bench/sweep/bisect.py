@@ -3,10 +3,13 @@
 Recall grows with ``ef``, ``nprobe``, ``search_k``, ``leaves_to_search`` (more work per query,
 never fewer true neighbours found, up to noise), and QPS falls with it, so the fastest value
 reaching a target is the smallest one that does. Bisection over ``[lo, hi]`` (in log space:
-these parameters span orders of magnitude) finds it in about ``log2(log(hi/lo)/log(ratio))``
-evaluations instead of a grid's fixed list, and stops once the bracket is narrower than
-``ratio`` (consecutive candidates an index would barely tell apart). Evaluations are cached,
-so several targets searched on one index share their points.
+these parameters span orders of magnitude) finds it in at most about
+``log2(log(hi/lo)/log(ratio))`` evaluations instead of a grid's fixed list, and stops once the
+bracket is narrower than ``ratio`` (consecutive candidates an index would barely tell apart).
+Each step tries where the line through the bracket's measured ends crosses the target (recall
+on a logit scale), safeguarded to the bracket's middle 80%, which usually takes fewer steps
+than halving. Evaluations are cached, so several targets searched on one index share their
+points.
 """
 
 from __future__ import annotations
@@ -47,8 +50,25 @@ class Found:
         return self.value is not None
 
 
-def _mid(lo, hi, integer: bool, log: bool):
-    m = math.sqrt(lo * hi) if log and lo > 0 else (lo + hi) / 2
+def _logit(r: float) -> float:
+    r = min(max(r, 1e-4), 1 - 1e-4)
+    return math.log(r / (1 - r))
+
+
+def _mid(lo, hi, integer: bool, log: bool, curve: Curve | None = None, target: float | None = None):
+    """The next value to try inside ``(lo, hi)``: where the line through the two measured ends
+    (logit of recall against the value, log scale where the parameter has one) crosses the
+    target, kept within the middle 80% of the bracket so it always shrinks; the plain middle
+    when an end is not measured."""
+    f = math.log if log and lo > 0 else float
+    a, b = f(lo), f(hi)
+    x = (a + b) / 2
+    if curve is not None and lo in curve.points and hi in curve.points:
+        ra, rb = _logit(curve.points[lo]), _logit(curve.points[hi])
+        if rb > ra:
+            x = a + (_logit(target) - ra) / (rb - ra) * (b - a)
+            x = min(max(x, a + 0.1 * (b - a)), b - 0.1 * (b - a))
+    m = math.exp(x) if log and lo > 0 else x
     if integer:
         m = min(max(round(m), lo + 1), hi - 1)
     return m
@@ -100,7 +120,7 @@ def smallest_reaching(curve: Curve, target: float, lo, hi, *, ratio: float = 1.1
     good = min(v for v, r in curve.points.items() if lo <= v <= hi and r >= target)
     bad = max((v for v, r in curve.points.items() if lo <= v < good and r < target), default=lo)
     while not _narrow(bad, good, curve.integer, ratio, log):
-        m = _mid(bad, good, curve.integer, log)
+        m = _mid(bad, good, curve.integer, log, curve, target)
         if curve(m) >= target:
             good = m
         else:
