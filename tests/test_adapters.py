@@ -140,6 +140,29 @@ def test_ef_below_k_is_reported_as_the_ef_the_library_used(name, data):
     assert np.array_equal(answers[0], answers[1]) == (effective[0] == effective[1]), effective
 
 
+NEEDS = [(n, k) for n in registry.names() for k, p in registry.get(n).query_params.items() if p.needs]
+
+
+@pytest.mark.parametrize("name, param", NEEDS)
+def test_a_query_parameter_whose_build_switch_is_off_changes_nothing_and_is_not_recorded(name, param, data):
+    """IVF-PQ's k_factor without refine, ScaNN's reorder_k without reorder: two values give the
+    same answers and the recorded parameters leave it out (the tuner does not search it)."""
+    if not registry.installed(name):
+        pytest.skip(f"{name}'s library is not installed")
+    cls = registry.get(name)
+    x, q = data
+    build, query = cls.accurate_params(N)
+    switch = cls.query_params[param].needs
+    index = cls("l2", DIM, threads=1, **build | {switch: cls.build_params[switch].type(0)})
+    index.fit(x)
+    answers = []
+    for value in (1, 50):
+        index.set_query_params(**query | {param: value})
+        answers.append(index.search_batch(index.prepare_queries(q), K, threads=1))
+        assert param not in index.effective_query(K)
+    assert np.array_equal(*answers)
+
+
 @pytest.mark.skipif(available_cores() < 2, reason="needs 2 cores")
 @pytest.mark.parametrize("name", [n for n in registry.names() if registry.get(n).threaded_batch])
 def test_a_threaded_batch_search_runs_in_parallel(name):
@@ -200,6 +223,8 @@ def test_tuning_declarations_hold(name, data):
     cls = registry.get(name)
     monotone = [k for k, p in cls.query_params.items() if p.monotone]
     assert len(monotone) == 1 and cls.query_params[monotone[0]].tune, "exactly one monotone query parameter, with a range"
+    for k, p in (cls.build_params | cls.query_params).items():
+        assert p.needs is None or p.needs in cls.build_params, f"{k} needs {p.needs!r}, which is no build parameter"
     space = space_for(config.parse({"algorithms": {name: {}}}).algorithms[0], N)  # every range resolved and checked at N
     for d in space.build + space.query:
         assert d.fixed or (d.lo < d.hi and (not d.log or d.lo > 0)), d

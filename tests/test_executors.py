@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -160,3 +161,53 @@ def test_ray_cluster_losing_a_node_ends_with_the_local_runs_files(workload, tmp_
     whash = wformat.stored_hash(workload)
     for node_id in set(sum(ex.ran_on.values(), [])):
         assert (node_cache(node_id) / f"{whash}.hdf5").is_file()
+    assert f"shipped through Ray's object store to {len(set(sum(ex.ran_on.values(), [])))} (1 workload(s)" in ex.shipping()
+
+
+def _worker_running(algorithm: str) -> bool:
+    """Whether a worker measuring ``algorithm`` runs on this machine (on Ray, a raylet's
+    grandchild, not the driver's)."""
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if "ann_bench.sweep.worker" in cmd:
+            try:
+                if json.loads((Path(cmd[-1]) / "job.json").read_text())["algorithm"] == algorithm:
+                    return True
+            except (OSError, ValueError, KeyError):
+                pass
+    return False
+
+
+def test_a_driver_killed_mid_sweep_on_ray_resumes_and_a_shared_path_is_read_in_place(workload, tmp_path, monkeypatch):
+    """`sweep --ray local` killed (SIGKILL) during its slow build, then run again: every run is
+    recorded once, with the local runner's files and recalls. The one node sees the driver's
+    workload path, so nothing goes through the object store or into the node cache."""
+    pytest.importorskip("ray")
+    local = sweep(cfg(ALGORITHMS), [workload], tmp_path / "local", progress=False, threads_all=1)
+    cfg_file = tmp_path / "algorithms.yaml"
+    cfg_file.write_text(json.dumps({"settings": {"repeats": 1}, "algorithms": ALGORITHMS}))
+    cache = tmp_path / "node-cache"
+    env = dict(os.environ, ANN_BENCH_HOME=str(tmp_path), ANN_BENCH_NODE_CACHE=str(cache))
+    on_ray = tmp_path / "ray"
+    cmd = [sys.executable, "-m", "ann_bench.cli", "sweep", "--config", str(cfg_file), "--workloads", str(workload),
+           "--results", str(on_ray), "--ray", "local", "--threads", "1"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not _worker_running("test-slow-build"):
+        time.sleep(0.1)
+    assert proc.poll() is None, "the sweep ended before its slow build started"
+    before = sorted(result_files(on_ray))
+    proc.kill()
+    proc.wait()
+    assert len(before) < 5, "the driver was killed after the sweep had finished"
+    stamps = {p: p.stat().st_mtime_ns for p in before}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.relative_to(on_ray) for p in result_files(on_ray)) == \
+        sorted(p.relative_to(tmp_path / "local") for p in result_files(tmp_path / "local"))
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items()), "a run finished before the kill was measured again"
+    for o in local:
+        assert _recalls(on_ray / o.path.relative_to(tmp_path / "local")) == _recalls(o.path)
+    assert "read at the driver's path on 1 node(s), shipped through Ray's object store to 0 (0 workload(s), 0.0 MB put)" \
+        in done.stdout, done.stdout
+    assert not cache.exists(), "the workload was cached although the node reads the driver's path"

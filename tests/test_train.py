@@ -181,3 +181,29 @@ def test_quality_table_has_one_row_per_seed_and_model_with_the_ratio_to_als():
     assert [r.split(" | ")[1:3] for r in rows] == [["0", "two-tower (cos)"], ["0", "two-tower (dot)"], ["0", "als"],
                                                    ["1", "two-tower (dot)"], ["1", "als"]]  # ALS of seed 0 once
     assert "| 0.8000x |" in rows[1] and "| 1.2000x |" in rows[0] and "| 1.0000x |" in rows[3]
+
+
+def test_the_learning_rate_is_cut_on_plateaus_and_the_refit_replays_it(prepared, monkeypatch):
+    """lr x lr_cut after every lr_plateau epochs without a better validation score (checked by
+    walking the recorded curve), and the refit on train + validation trains its epochs at
+    exactly the rates the selection run used up to its best epoch."""
+    from ann_bench.embeddings import train as train_module
+
+    used = []
+    set_lr = train_module._Fitter.set_lr
+    monkeypatch.setattr(train_module._Fitter, "set_lr", lambda self, lr: (used.append(lr), set_lr(self, lr)))
+    cfg = TrainConfig(tower=TowerConfig(dim=8, hidden=32), max_epochs=12, batch_size=256, patience=12, lr_plateau=2,
+                      lr_cut=0.5, lr=0.01)
+    trained = train(prepared, cfg, progress=False)
+    h = trained.history
+    best, bad, lr = -1.0, 0, 0.01
+    for epoch in h:
+        assert epoch["lr"] == pytest.approx(lr)
+        if epoch["recall@50"] > best:
+            best, bad = epoch["recall@50"], 0
+        else:
+            bad += 1
+            lr *= 0.5 if bad % 2 == 0 else 1
+    assert min(e["lr"] for e in h) < 0.01, "the tiny curve never stalled for two epochs: no cut was tested"
+    refit_rates = used[len(h):]
+    assert refit_rates == [e["lr"] for e in h[: trained.best_epoch + 1]]

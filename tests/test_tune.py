@@ -44,7 +44,11 @@ def test_float_parameter_and_answer_at_the_lower_end():
     curve = Curve(lambda e: min(1.0, 0.8 + e), integer=False)  # NGT-like epsilon, recall 0.8 at 0
     found = smallest_reaching(curve, 0.9, 0.0, 1.0, ratio=1.01, log=False)
     assert found.value == pytest.approx(0.1, abs=0.011) and found.recall >= 0.9
+    before = len(curve.points)
     assert smallest_reaching(curve, 0.5, 0.0, 1.0, log=False).value == 0.0  # the cheapest value is already enough
+    assert len(curve.points) - before <= 8, list(curve.points)  # closing on 0: stops at 1% of the range
+    # every value tried has the few digits its bracket needs (readable in tables), not float noise
+    assert all(v == round(v, 6) for v in curve.points), list(curve.points)
 
 
 def test_unreachable_target_gives_the_best_recall_seen():
@@ -113,6 +117,19 @@ def test_limits_exclude_violating_points_and_unreached_goals_say_why():
                                       "0.970); 3 reached the recall but broke latency_p99_ms")
     high, = goals(["recall@10 >= 0.99"])
     assert _unreached(df, high) == "no configuration reached recall@10 >= 0.99 (best recall@10 seen 0.970)"
+
+
+def test_a_query_parameter_is_not_searched_when_the_build_turns_off_what_it_needs():
+    """IVF-PQ's k_factor only matters with refine: fixed when the file fixes refine off, searched otherwise."""
+    from ann_bench.sweep import config
+    from ann_bench.tune.space import space_for
+
+    def k_factor(build):
+        return space_for(config.parse({"algorithms": {"faiss-ivfpq": {"build": build}}}).algorithms[0], 100_000).dim("k_factor")
+
+    assert k_factor({"refine": [False]}).choices == (1,)
+    assert not k_factor({"refine": [True]}).fixed
+    assert not k_factor({"refine": [False, True]}).fixed
 
 
 # --- a real tuning run on a small generated workload -------------------------------------------

@@ -30,8 +30,11 @@ def cmd_sweep(args) -> int:
         print(f"{n['run ']} runs would run, {n['skip ']} would be skipped (predicted past the build timeout or memory limit), {n['keep ']} are up to date "
               "(dry run: nothing was measured)")
         return
+    executor = _executor(args)
     outcomes = sweep(cfg, workloads, results_dir(args), force=args.force, retry_failed=args.retry_failed,
-                     budget_s=args.budget_min * 60 if args.budget_min else None, executor=_executor(args))
+                     budget_s=args.budget_min * 60 if args.budget_min else None, executor=executor)
+    if getattr(executor, "shipping", None):
+        print(executor.shipping())
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "kept", "skipped", "not started")}
     print(f"{counts['ok']} runs done, {counts['failed']} failed, {counts['kept']} already done"
           + (f", {counts['skipped']} skipped (predicted past the build timeout or memory limit)" if counts["skipped"] else "")

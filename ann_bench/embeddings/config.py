@@ -47,6 +47,8 @@ class TrainConfig:
     logq: bool = True
     uniform_negatives: int = 2048  # from the whole catalog: see train._Fitter
     patience: int = 10
+    lr_plateau: int = 4  # epochs without a better validation score before the learning rate is cut (0: never)
+    lr_cut: float = 0.3  # what the learning rate is multiplied by at each cut
     select_k: int = 50
     seed: int = 0
     refit: bool = True
@@ -60,6 +62,8 @@ class TrainConfig:
             "norm_penalty": self.norm_penalty >= 0,
             "uniform_negatives": self.uniform_negatives >= 0,
             "patience": self.patience >= 1,
+            "lr_plateau": self.lr_plateau >= 0,
+            "lr_cut": 0 < self.lr_cut <= 1,
             "select_k": self.select_k in KS,
             "tower.dim": self.tower.dim >= (2 if self.tower.item_bias else 1),
         }

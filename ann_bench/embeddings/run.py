@@ -35,7 +35,7 @@ def train_two_tower(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ..
 
 # Bump when a code change alters the model trained from the same settings, so that an
 # existing bundle from older code is not taken for the new one.
-TRAINING_VERSION = 2
+TRAINING_VERSION = 3
 
 
 def bundle_name(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ...]) -> str:

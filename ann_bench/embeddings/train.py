@@ -56,9 +56,14 @@ class _Fitter:
         self.log_q = torch.from_numpy(np.log(np.maximum(expected, 1e-12))).float()
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    def epoch(self) -> float:
+    def set_lr(self, lr: float) -> None:
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+
+    def epoch(self, lr: float) -> float:
         """One shuffled pass in full batches (a fixed batch size keeps the logQ scale right)."""
         cfg, model = self.cfg, self.model
+        self.set_lr(lr)
         model.train()
         order = torch.from_numpy(self.rng.permutation(len(self.users)))
         losses = []
@@ -87,17 +92,22 @@ class _Fitter:
 
 
 def select(p: Prepared, cfg: TrainConfig, *, progress: bool = True) -> Trained:
-    """Fit on train positives and keep the epoch with the best validation Recall@select_k."""
+    """Fit on train positives and keep the epoch with the best validation Recall@select_k.
+
+    The learning rate is cut (x ``lr_cut``) after every ``lr_plateau`` epochs without a better
+    validation score; each epoch's rate is kept in the history, so that :func:`refit` replays it.
+    """
     fit = _Fitter(p, cfg, (TRAIN,))
+    lr = cfg.lr
     val_hist = history_matrix(p, VAL)
     best, best_epoch, best_state, history, bad_epochs = -1.0, -1, None, [], 0
     key = f"recall@{cfg.select_k}"
     start = time.perf_counter()
     bar = tqdm(range(cfg.max_epochs), desc=f"train (T={cfg.temperature:g})", unit="epoch", disable=not progress)
     for epoch in bar:
-        loss = fit.epoch()
+        loss = fit.epoch(lr)
         val = evaluate(p, dot_scorer(fit.model.embed_users(val_hist), fit.model.embed_items()), VAL, ks=(cfg.select_k,))
-        history.append({"epoch": epoch, "loss": loss, key: val[key]})
+        history.append({"epoch": epoch, "loss": loss, key: val[key], "lr": lr})
         bar.set_postfix(loss=f"{loss:.3f}", **{f"val_{key}": f"{val[key]:.4f}"})
         if val[key] > best:
             best, best_epoch, best_state, bad_epochs = val[key], epoch, copy.deepcopy(fit.model.state_dict()), 0
@@ -105,20 +115,23 @@ def select(p: Prepared, cfg: TrainConfig, *, progress: bool = True) -> Trained:
             bad_epochs += 1
             if bad_epochs >= cfg.patience:
                 break
+            if cfg.lr_plateau and bad_epochs % cfg.lr_plateau == 0:
+                lr *= cfg.lr_cut
     bar.close()
     fit.model.load_state_dict(best_state)
     return Trained(fit.model, cfg, history, best_epoch, time.perf_counter() - start, fit.model)
 
 
 def refit(p: Prepared, selected: Trained, *, progress: bool = True) -> Trained:
-    """Train from scratch on train + validation for the selected number of epochs.
+    """Train from scratch on train + validation for the selected number of epochs, each at the
+    learning rate the selection run used.
 
     The refit model predicts test, as the ALS baseline is refit on train + validation.
     """
     start = time.perf_counter()
     fit = _Fitter(p, selected.config, (TRAIN, VAL))
-    for _ in tqdm(range(selected.best_epoch + 1), desc="refit on train+val", unit="epoch", disable=not progress):
-        fit.epoch()
+    for epoch in tqdm(range(selected.best_epoch + 1), desc="refit on train+val", unit="epoch", disable=not progress):
+        fit.epoch(selected.history[epoch]["lr"])
     return replace(selected, final=fit.model, train_seconds=selected.train_seconds + time.perf_counter() - start)
 
 

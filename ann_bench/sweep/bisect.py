@@ -59,7 +59,8 @@ def _mid(lo, hi, integer: bool, log: bool, curve: Curve | None = None, target: f
     """The next value to try inside ``(lo, hi)``: where the line through the two measured ends
     (logit of recall against the value, log scale where the parameter has one) crosses the
     target, kept within the middle 80% of the bracket so it always shrinks; the plain middle
-    when an end is not measured."""
+    when an end is not measured. A real value is rounded to the digits the bracket's width
+    needs (``0.0523``, not ``0.052318...``)."""
     f = math.log if log and lo > 0 else float
     a, b = f(lo), f(hi)
     x = (a + b) / 2
@@ -70,14 +71,18 @@ def _mid(lo, hi, integer: bool, log: bool, curve: Curve | None = None, target: f
             x = min(max(x, a + 0.1 * (b - a)), b - 0.1 * (b - a))
     m = math.exp(x) if log and lo > 0 else x
     if integer:
-        m = min(max(round(m), lo + 1), hi - 1)
-    return m
+        return min(max(round(m), lo + 1), hi - 1)
+    short = round(m, -math.floor(math.log10((hi - lo) / 20)))  # a readable value, within 5% of the bracket
+    return short if lo < short < hi else m
 
 
-def _narrow(lo, hi, integer: bool, ratio: float, log: bool) -> bool:
+def _narrow(lo, hi, integer: bool, ratio: float, log: bool, span: float) -> bool:
+    """Whether the bracket is narrow enough: ``hi / lo <= ratio`` on a log scale; on a linear
+    one, relatively as narrow, or within 1% of the whole range ``span`` (so a bracket closing
+    on 0 stops instead of halving toward it forever)."""
     if integer and hi - lo <= 1:
         return True
-    return hi <= lo * ratio if log and lo > 0 else hi - lo <= (ratio - 1) * max(abs(hi), 1e-12)
+    return hi <= lo * ratio if log and lo > 0 else hi - lo <= max((ratio - 1) * abs(hi), span / 100)
 
 
 def _gallop(v, lo, hi, up: bool, log: bool, integer: bool, width: float):
@@ -119,7 +124,7 @@ def smallest_reaching(curve: Curve, target: float, lo, hi, *, ratio: float = 1.1
         return Found(target, None, recall, value)
     good = min(v for v, r in curve.points.items() if lo <= v <= hi and r >= target)
     bad = max((v for v, r in curve.points.items() if lo <= v < good and r < target), default=lo)
-    while not _narrow(bad, good, curve.integer, ratio, log):
+    while not _narrow(bad, good, curve.integer, ratio, log, hi - lo):
         m = _mid(bad, good, curve.integer, log, curve, target)
         if curve(m) >= target:
             good = m

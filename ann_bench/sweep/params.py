@@ -24,6 +24,9 @@ class Param:
     tune: tuple | None = None
     log: bool = False
     monotone: bool = False
+    # the name of a build parameter without which (false or 0) this one has no effect (IVF-PQ's
+    # k_factor needs refine): left out of the recorded parameters and of the tuning space then
+    needs: str | None = None
 
     def check(self, value: Any, where: str) -> Any:
         """The value converted to this parameter's type, or a ConfigError naming ``where``."""

@@ -3,7 +3,9 @@
 Every parameter an adapter declares a ``tune`` range for is searched over it (size-relative
 bounds resolved at the workload's N), unless ``algorithms.yaml`` wrote it: several values
 narrow the range to their span, one value fixes it. A parameter without a declared range
-takes its grid's values as choices (one value: fixed). The one query parameter declared
+takes its grid's values as choices (one value: fixed). A query parameter that ``needs`` a
+build parameter the file turns off (IVF-PQ's k_factor without refine) stays at its default.
+The one query parameter declared
 ``monotone`` is not sampled: each built index finds its smallest value reaching the recall
 target by bisection (:mod:`ann_bench.sweep.query_plan`), up to a bound that may name a build
 parameter (``nprobe`` up to ``nlist``).
@@ -121,6 +123,8 @@ def space_for(alg: Algorithm, n: int, source: str = "algorithms.yaml") -> Space:
     where = f"{source}: algorithms.{alg.name}"
     build = tuple(_dim(k, p, [b[k] for b in grids.build], f"build.{k}" in alg.given, n, f"{where}.build.{k}")
                   for k, p in cls.build_params.items())
-    query = tuple(_dim(k, p, [q[k] for q in grids.query], f"query.{k}" in alg.given, n, f"{where}.query.{k}")
+    off = {d.name for d in build if d.fixed and not d.choices[0]}
+    query = tuple(Dim(k, p.type, choices=(p.default,)) if p.needs in off
+                  else _dim(k, p, [q[k] for q in grids.query], f"query.{k}" in alg.given, n, f"{where}.query.{k}")
                   for k, p in cls.query_params.items() if k != monotone[0])
     return Space(alg.name, alg.adapter, n, build, query, monotone[0], cls.query_params[monotone[0]])

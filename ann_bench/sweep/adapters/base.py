@@ -95,8 +95,9 @@ class Adapter:
 
     def effective_query(self, k: int) -> dict:
         """The query parameters the library really uses when asked for ``k`` answers
-        (after :meth:`set_query_params`). Override where the library changes them."""
-        return dict(self.query)
+        (after :meth:`set_query_params`), without those whose ``needs`` build parameter is off.
+        Override where the library changes them."""
+        return {k: v for k, v in self.query.items() if not self.query_params[k].needs or self.params[self.query_params[k].needs]}
 
     def effective_build(self) -> dict:
         """The build parameters the library really used (after :meth:`fit`)."""

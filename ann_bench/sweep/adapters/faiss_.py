@@ -135,7 +135,7 @@ class _FaissIVF(_Faiss):
                                   log=True, monotone=True)}
 
     def effective_query(self, k):
-        return self.query | {"nprobe": min(self.query["nprobe"], self.params["nlist"])}
+        return super().effective_query(k) | {"nprobe": min(self.query["nprobe"], self.params["nlist"])}
 
     def factory(self) -> str:
         raise NotImplementedError
@@ -193,7 +193,8 @@ class FaissIVFPQ(_FaissIVF):
     }
     query_params = {
         "nprobe": Param(int, 1, min=1, help="inverted lists visited per query", tune=(1, "nlist"), log=True, monotone=True),
-        "k_factor": Param(int, 1, min=1, help="with refine: candidates re-ranked = k * k_factor", tune=(1, 64), log=True),
+        "k_factor": Param(int, 1, min=1, help="with refine: candidates re-ranked = k * k_factor", tune=(1, 64), log=True,
+                          needs="refine"),
     }
 
     @classmethod
@@ -216,12 +217,6 @@ class FaissIVFPQ(_FaissIVF):
         ps.set_index_parameter(self.index, "nprobe", nprobe)
         if self.params["refine"]:
             faiss.downcast_index(self.index).k_factor = k_factor
-
-    def effective_query(self, k):
-        eff = super().effective_query(k)
-        if not self.params["refine"]:
-            eff.pop("k_factor")  # only a refine stage re-ranks candidates
-        return eff
 
     def search_params(self, sel):
         import faiss

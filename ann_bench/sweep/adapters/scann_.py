@@ -25,7 +25,8 @@ class ScaNN(Adapter):
     query_params = {
         "leaves_to_search": Param(int, 1, min=1, help="partitions searched per query", tune=(1, "num_leaves"), log=True,
                                   monotone=True),
-        "reorder_k": Param(int, 100, min=1, help="candidates re-scored exactly per query", tune=(20, 2000), log=True),
+        "reorder_k": Param(int, 100, min=1, help="candidates re-scored exactly per query", tune=(20, 2000), log=True,
+                           needs="reorder"),
     }
 
     def _fit(self, x):
@@ -55,8 +56,8 @@ class ScaNN(Adapter):
                               "training_sample_size": min(self.params["training_sample_size"], n)}
 
     def effective_query(self, k):
-        eff = {"leaves_to_search": min(self._leaves, self.effective_build()["num_leaves"])}
-        if self.params["reorder"]:
+        eff = super().effective_query(k) | {"leaves_to_search": min(self._leaves, self.effective_build()["num_leaves"])}
+        if "reorder_k" in eff:
             eff["reorder_k"] = max(self._reorder, k)  # ScaNN re-scores at least the k answers
         return eff
 

@@ -5,7 +5,8 @@
   offer Ray no CPU (a head node kept for scheduling) measure nothing.
 - Workloads reach the nodes through Ray's object store, put there once per sweep and fetched
   at most once per node, which keeps them in a cache folder by content hash. A node that sees
-  the driver's path with the same stored content hash (a shared filesystem) reads it there.
+  the driver's path with the same stored content hash (a shared filesystem: asked once per
+  node and workload) reads it there, and when every node does, nothing is put at all.
 - A node lost mid-run (its raylet gone) sends the run to another node, up to
   ``max_node_losses`` times; a run that fails inside its build (crash, timeout, memory) comes
   back as a failed run, as it does locally, and is not retried.
@@ -49,12 +50,18 @@ def node_cache(node_id: str) -> Path:
     return root / node_id[:16]
 
 
-def _local_workload(path: str, whash: str, shipped: list, node_id: str, ship: str) -> str:
-    """A path to the workload on this node: the driver's (same stored hash), the cached copy, or
-    one fetched from the object store now (written whole, then renamed into place)."""
+def sees(path: str, whash: str) -> bool:
+    """Whether this node reads the driver's workload at the driver's path (a shared filesystem)."""
+    return Path(path).is_file() and wformat.stored_hash(Path(path)) == whash
+
+
+def _local_workload(path: str, whash: str, shipped: list, node_id: str) -> str:
+    """A path to the workload on this node: the driver's when nothing was shipped (the node sees
+    it), else the cached copy, or one fetched from the object store now (written whole, then
+    renamed into place)."""
     import ray
 
-    if ship == "auto" and Path(path).is_file() and wformat.stored_hash(Path(path)) == whash:
+    if not shipped:
         return path
     cached = node_cache(node_id) / f"{whash}.hdf5"
     if not cached.is_file():
@@ -65,7 +72,7 @@ def _local_workload(path: str, whash: str, shipped: list, node_id: str, ship: st
     return str(cached)
 
 
-def on_node(task: Task, slot: int, runs_per_node: int, shipped: list, ship: str) -> dict:
+def on_node(task: Task, slot: int, runs_per_node: int, shipped: list) -> dict:
     """The Ray task: measure ``task`` on this node; return the worker's files and its outcome."""
     import ray
 
@@ -76,7 +83,7 @@ def on_node(task: Task, slot: int, runs_per_node: int, shipped: list, ship: str)
         differ = ", ".join(f"{k} {here.get(k)} (driver {v})" for k, v in task.versions.items() if here.get(k) != v)
         return {"files": {}, "code": None, "node": node_id,
                 "reason": f"node {node_id[:12]} ({machine.describe()['hostname']}) has {differ}: install the driver's versions there"}
-    job = dict(task.job, workload=_local_workload(task.job["workload"], task.workload_hash, shipped, node_id, ship))
+    job = dict(task.job, workload=_local_workload(task.job["workload"], task.workload_hash, shipped, node_id))
     cpus = core_sets(sorted(os.sched_getaffinity(0)), runs_per_node)[slot] if runs_per_node > 1 else None
     job_dir, code, reason = run_task(replace(task, job=job), {"node": node_id} | ({"cpus": cpus} if cpus else {}))
     try:
@@ -105,6 +112,7 @@ class RayExecutor:
         self._lost = (ray.exceptions.NodeDiedError, ray.exceptions.WorkerCrashedError, ray.exceptions.TaskUnschedulableError,
                       ray.exceptions.ObjectLostError, ray.exceptions.LocalRayletDiedError)
         self._fn = ray.remote(num_cpus=0, max_retries=0)(on_node)
+        self._sees = ray.remote(num_cpus=0, max_retries=0)(sees)
         self.runs_per_node, self.ship, self.max_node_losses, self.on_start = runs_per_node, ship, max_node_losses, on_start
         nodes = self._alive()
         if not nodes:
@@ -117,6 +125,9 @@ class RayExecutor:
         self._refresh(nodes)
         self._running: dict = {}  # ObjectRef -> (task, node, slot, started)
         self._shipped: dict[str, object] = {}  # workload hash -> its bytes' ObjectRef
+        self._seen: dict[tuple[str, str], bool] = {}  # (node, workload hash) -> the node reads the driver's path
+        self._sent: dict[str, set] = {}  # workload hash -> the nodes it was shipped to
+        self._sizes: dict[str, int] = {}  # workload hash -> bytes put
         self._retry: deque[Task] = deque()
         self._losses: Counter = Counter()
         self.ran_on: dict[int, list[str]] = {}  # task key -> the nodes it was sent to, in order
@@ -145,16 +156,43 @@ class RayExecutor:
     def submit(self, task: Task) -> None:
         node = max(self._free, key=lambda n: len(self._free[n]))  # the least loaded node
         slot = self._free[node].pop()
-        path = task.job["workload"]
-        if task.workload_hash not in self._shipped:
-            self._shipped[task.workload_hash] = self._ray.put(Path(path).read_bytes())
         strategy = self._ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(node, soft=False)
-        ref = self._fn.options(scheduling_strategy=strategy).remote(task, slot, self.runs_per_node,
-                                                                    [self._shipped[task.workload_hash]], self.ship)
+        shipped = [] if self._node_sees(task, node, strategy) else [self._put(task)]
+        if shipped:
+            self._sent.setdefault(task.workload_hash, set()).add(node)
+        ref = self._fn.options(scheduling_strategy=strategy).remote(task, slot, self.runs_per_node, shipped)
         self._running[ref] = (task, node, slot, time.time())
         self.ran_on.setdefault(task.key, []).append(node)
         if self.on_start:
             self.on_start(task, node)
+
+    def _node_sees(self, task: Task, node: str, strategy) -> bool:
+        """Whether ``node`` reads the workload at the driver's path (``ship='auto'``; asked once)."""
+        if self.ship != "auto":
+            return False
+        key = (node, task.workload_hash)
+        if key not in self._seen:
+            try:
+                self._seen[key] = self._ray.get(self._sees.options(scheduling_strategy=strategy).remote(
+                    task.job["workload"], task.workload_hash), timeout=120)
+            except self._errors.RayError:  # lost or slow: ship it; the run itself meets the loss
+                return False
+        return self._seen[key]
+
+    def shipping(self) -> str:
+        """How the workloads reached the nodes, in one line."""
+        in_place = len({node for (node, _), seen in self._seen.items() if seen})
+        sent = len(set().union(*self._sent.values()))
+        size = sum(self._sizes.values()) / 2**20
+        return (f"workloads read at the driver's path on {in_place} node(s), shipped through Ray's object store to {sent} "
+                f"({len(self._shipped)} workload(s), {size:.1f} MB put)")
+
+    def _put(self, task: Task):
+        """The workload's bytes in the object store, put once per sweep."""
+        if task.workload_hash not in self._shipped:
+            data = Path(task.job["workload"]).read_bytes()
+            self._shipped[task.workload_hash], self._sizes[task.workload_hash] = self._ray.put(data), len(data)
+        return self._shipped[task.workload_hash]
 
     def wait(self, timeout: float) -> list[Done]:
         self._refresh()
