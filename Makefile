@@ -1,6 +1,8 @@
 # ann-bench: every target installs what it needs into .venv first.
-PY      ?= python3
-VENV    := .venv
+# the first of these that is Python 3.11-3.13 (or PY=/path/to/python3.x)
+SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+PY      ?= $(firstword $(foreach p,python3 python3.13 python3.12 python3.11,$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c '$(SUPPORTED)' 2>/dev/null && echo $(p))))
+VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 VARIANT ?= ml-latest-small
@@ -10,6 +12,9 @@ MODEL   ?= dot
 .PHONY: install install-ray test bench bench-scale docs-scale tune data train workloads sweep results-table plots report docs notebook quality-table clean
 
 $(STAMP): pyproject.toml
+	@test -n "$(PY)" || { echo "ann-bench needs Python 3.11, 3.12 or 3.13, and none is on PATH as python3 or python3.1x: install one (apt install python3.12, or pyenv install 3.12) and run make again, or name it: make PY=/path/to/python3.12"; exit 1; }
+	@command -v $(PY) >/dev/null || { echo "PY=$(PY): no such program; name a Python 3.11-3.13: make PY=/path/to/python3.12"; exit 1; }
+	@$(PY) -c '$(SUPPORTED)' || { echo "PY=$(PY) is Python $$($(PY) -c 'import platform; print(platform.python_version())'); ann-bench needs 3.11, 3.12 or 3.13"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
@@ -71,7 +76,7 @@ sweep: $(STAMP)
 	$(BIN)/ann-bench sweep --config algorithms.yaml || test $$? -eq 1
 
 results-table: $(STAMP)
-	$(BIN)/ann-bench results table --output results/table.csv
+	$(BIN)/ann-bench results table --output results/table.csv results/table.parquet
 
 plots: $(STAMP)
 	$(BIN)/ann-bench plots

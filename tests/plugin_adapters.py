@@ -162,3 +162,12 @@ class DiskFiller(NumpyBruteForce):
                         except OSError:
                             break
         super()._fit(x)
+
+
+@register
+class NotInstalled(NumpyBruteForce):
+    """An adapter whose library is not installed here (as nmslib on Python 3.13)."""
+
+    name = "test-not-installed"
+    module = "ann_bench_no_such_library"
+    distribution = "ann-bench-no-such-library"

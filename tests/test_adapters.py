@@ -202,6 +202,13 @@ def test_a_threaded_batch_search_runs_in_parallel(name):
     assert w2 < w1, f"{name}: all-cores batch {w2:.3f} s vs 1 thread {w1:.3f} s"
 
 
+def test_every_parameter_says_what_it_does():
+    """`ann-bench algorithms NAME` shows each parameter's help: none may be blank."""
+    blank = [f"{n}.{kind}.{k}" for n in registry.names() for kind in ("build_params", "query_params")
+             for k, p in getattr(registry.get(n), kind).items() if not p.help.strip()]
+    assert not blank, blank
+
+
 def test_unknown_algorithm_and_parameter_are_named():
     with pytest.raises(ConfigError, match="Did you mean 'hnswlib'"):
         registry.get("hnswlb")

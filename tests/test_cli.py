@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 
 from ann_bench.cli import main
@@ -115,3 +116,29 @@ def test_a_second_results_folder_is_swept_and_reported_on_its_own(tmp_path, monk
     assert main(["report", "--results", str(tmp_path / "results" / "scale")]) == 0
     assert (tmp_path / "results" / "scale" / "report" / "index.html").is_file()
     assert not (tmp_path / "results" / "report").exists()
+
+
+def test_algorithms_lists_every_adapter_with_its_version_and_parameters(capsys, monkeypatch):
+    """`ann-bench algorithms`: a line per adapter with the installed version (or why it cannot
+    run here); `ann-bench algorithms NAME`: every parameter with its type, default and help."""
+    import importlib.metadata
+
+    from ann_bench.sweep import registry
+
+    monkeypatch.setenv("ANN_BENCH_PLUGINS", "plugin_adapters")
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    assert main(["algorithms"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip() and "`" not in line}
+    assert set(lines) == set(registry.names())
+    assert f"faiss-cpu {importlib.metadata.version('faiss-cpu')}" in lines["faiss-hnsw"]
+    assert "ip (via reduction to l2 or cosine)" in lines["pynndescent"]
+    assert "ann-bench-no-such-library is not installed here" in lines["test-not-installed"]
+    assert main(["algorithms", "faiss-ivfpq"]) == 0
+    out = capsys.readouterr().out
+    for kind, params in (("build", registry.get("faiss-ivfpq").build_params), ("query", registry.get("faiss-ivfpq").query_params)):
+        for name, p in params.items():
+            row = next(line for line in out.splitlines() if line.split()[:2] == [kind, name])
+            assert p.type.__name__ in row and str(p.default) in row and p.help in row, row
+    assert "bisected in 1..nlist" in out and "(only with refine)" in out
+    assert main(["algorithms", "hnswlb"]) == 2
+    assert "Did you mean 'hnswlib'" in capsys.readouterr().err

@@ -72,3 +72,15 @@ def test_shipped_algorithms_yaml_is_valid():
     names = {a.name for a in cfg.algorithms}
     assert {"faiss-flat", "faiss-hnsw", "faiss-ivf", "faiss-ivfpq", "faiss-ivfsq8", "hnswlib", "nmslib-hnsw", "annoy", "scann",
             "numpy-bruteforce", "usearch", "voyager", "ngt", "pynndescent"} <= names
+
+
+def test_command_line_settings_replace_the_files_and_are_checked_alike(tmp_path):
+    """`sweep --k 10 50 --repeats 1`, as ann-benchmarks' --count/--runs: the run definitions
+    change with them (dry run), and a bad value is named as coming from the command line."""
+    from ann_bench.sweep import config
+
+    c = config.parse({"settings": {"k": [10, 100], "repeats": 3}, "algorithms": {"faiss-flat": {}}})
+    assert c.with_settings(k=None, repeats=None) is c
+    assert c.with_settings(k=[50, 10], repeats=1).settings | {} == c.settings | {"k": [10, 50], "repeats": 1}
+    with pytest.raises(ConfigError, match=r"command line: --k/--repeats.k\[0\]: 5000 is above the maximum 1000"):
+        c.with_settings(k=[5000], repeats=2)

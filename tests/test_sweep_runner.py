@@ -127,3 +127,23 @@ def test_sigkill_mid_sweep_then_resume_leaves_only_valid_files(workload, tmp_pat
     files = result_files(results)
     assert len(files) == 6 and all(run_status(p) == "ok" for p in files)
     assert len(gather(results)) == 36  # 6 builds x (2 query configs x depths 10, 100 + 2 filtered)
+
+
+def test_an_algorithm_whose_library_is_missing_is_left_out_with_the_reason(workload, tmp_path, monkeypatch):
+    """As nmslib on Python 3.13: the sweep measures the rest and says which library is missing
+    and, where ann-bench's own requirements leave it out on this Python, that it is why."""
+    import importlib.metadata
+
+    from ann_bench.sweep import registry
+
+    with pytest.warns(UserWarning, match=r"test-not-installed is left out of this sweep: ann-bench-no-such-library is not "
+                                         r"installed here \(pip install 'ann-bench-no-such-library'\)"):
+        outcomes = sweep(cfg({"test-not-installed": {}, "faiss-flat": {}}), [workload], tmp_path / "r", progress=False)
+    assert [o.path.parent.name for o in outcomes] == ["faiss-flat"] and outcomes[0].status == "ok"
+    requires = importlib.metadata.requires
+    monkeypatch.setattr(importlib.metadata, "requires", lambda dist: requires(dist) + [
+        'ann-bench-no-such-library==1.0; python_version < "3.0"'] if dist == "ann-bench" else requires(dist))
+    assert registry.unavailable("test-not-installed") == (
+        "ann-bench-no-such-library is not installed: ann-bench leaves it out on Python "
+        f"{sys.version.split()[0]} (it needs python_version < \"3.0\", where the library publishes wheels)")
+    assert registry.unavailable("faiss-flat") is None

@@ -15,7 +15,7 @@ def cmd_sweep(args) -> int:
 
     cfg = sweep_config.load(args.config)
     build = sweep_config.parse_assignments(args.build) if args.build else None
-    cfg = cfg.narrowed(algorithms=args.algorithms, build=build)
+    cfg = cfg.narrowed(algorithms=args.algorithms, build=build).with_settings(k=args.k, repeats=args.repeats)
     names = args.workloads or cfg.workloads
     if not names:
         raise AnnBenchError(f"no workloads: list them under 'workloads:' in {args.config} or pass --workloads NAME ...")
@@ -41,6 +41,16 @@ def cmd_sweep(args) -> int:
           + (f", {counts['not started']} not started (over the time budget; rerun to go on)" if counts["not started"] else "")
           + f"; results in {results_dir(args)}")
     return 1 if counts["failed"] else 0  # the exit status says whether runs failed
+
+
+def cmd_algorithms(args) -> None:
+    from ..sweep import catalog
+
+    if not args.names:
+        print(catalog.listing())
+        print("\n`ann-bench algorithms NAME` shows one adapter's build and query parameters; algorithms.yaml names them.")
+        return
+    print("\n\n".join(catalog.describe(n) for n in args.names))
 
 
 def _executor(args):
@@ -75,18 +85,25 @@ def cmd_results_table(args) -> None:
     from ..results.table import gather
 
     df = gather(results_dir(args))
-    out = args.output
-    if out is None:
+    if not args.output:
         with __import__("pandas").option_context("display.max_rows", 500, "display.width", 200):
             print(df.drop(columns=[c for c in df.columns if c.startswith(("build.", "query.")) or c in ("file", "workload_hash", "git_commit", "cpu", "node", "started", "metric")]).to_string(index=False))
         return
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        df.to_parquet(out, index=False)
-    else:
-        df.to_csv(out, index=False)
-    print(f"wrote {out} ({len(df)} rows)")
+    for out in map(Path, args.output):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".parquet":
+            df.to_parquet(out, index=False)
+        else:
+            df.to_csv(out, index=False)
+        print(f"wrote {out} ({len(df)} rows)")
+
+
+def cmd_results_export(args) -> None:
+    from ..results import ann_benchmarks
+
+    done = ann_benchmarks.export(results_dir(args), args.out)
+    print(f"wrote {done['files']} result files and {done['datasets']} dataset(s) under {args.out} in ann-benchmarks' layout; "
+          f"from there: python plot.py --dataset WORKLOAD --count K (ann-benchmarks' own script)")
 
 
 def cmd_results_compare(args) -> None:
@@ -106,6 +123,8 @@ def register(sub) -> None:
     sw.add_argument("--workloads", nargs="+", help="workload names (default: the file's 'workloads' list)")
     sw.add_argument("--algorithms", nargs="+", help="only these algorithms from the file")
     sw.add_argument("--build", help="a single build configuration, e.g. 'M=16,ef_construction=200'")
+    sw.add_argument("--k", type=at_least(1), nargs="+", help="retrieval depths recall is measured at (default: the file's settings.k)")
+    sw.add_argument("--repeats", type=at_least(1), help="timed passes per query configuration (default: the file's settings.repeats)")
     sw.add_argument("--force", action="store_true", help="rerun runs that already have a result file")
     sw.add_argument("--retry-failed", action="store_true", help="rerun runs that failed before")
     sw.add_argument("--dry-run", action="store_true", help="print what would run and why (new, changed settings, ...), measure nothing")
@@ -115,12 +134,21 @@ def register(sub) -> None:
     add_results_option(sw)
     sw.set_defaults(func=cmd_sweep)
 
+    al = sub.add_parser("algorithms", help="every index adapter: library version here, metrics, parameters")
+    al.add_argument("names", nargs="*", metavar="NAME", help="show these adapters' parameters (default: a line per adapter)")
+    al.set_defaults(func=cmd_algorithms)
+
     res = sub.add_parser("results", help="sweep results").add_subparsers(dest="results_command", required=True)
     rt = res.add_parser("table", help="one row per (run, query configuration)")
-    rt.add_argument("--output", "-o", help="write CSV (or .parquet, if pyarrow is installed) instead of printing")
+    rt.add_argument("--output", "-o", nargs="+", help="write CSV, or Parquet for a .parquet name (several names: each), instead of printing")
     add_results_option(rt)
     rt.set_defaults(func=cmd_results_table)
     rc = res.add_parser("compare", help="two sweeps of the same configurations (two runs or machines): speed ratios, recall changes")
     rc.add_argument("a", type=Path, help="a results folder (A)")
     rc.add_argument("b", type=Path, help="another results folder (B)")
     rc.set_defaults(func=cmd_results_compare)
+    rx = res.add_parser("export", help="results in another tool's layout: ann-benchmarks (its plot.py and website scripts read them)")
+    rx.add_argument("--format", choices=("ann-benchmarks",), required=True)
+    rx.add_argument("out", type=Path, metavar="DIR", help="where to write (ann-benchmarks: DIR/results/... and DIR/data/...)")
+    add_results_option(rx)
+    rx.set_defaults(func=cmd_results_export)

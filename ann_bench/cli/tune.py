@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from ..errors import AnnBenchError
@@ -29,11 +30,14 @@ def cmd_tune(args) -> int:
     workloads = [paths.find_workload(n) for n in names]
     out = args.results or paths.results_dir() / "tune"
     rows = []
+    missing = {alg.name: why for alg in cfg.algorithms if (why := registry.unavailable(alg.adapter))}
+    for name, why in missing.items():
+        warnings.warn(f"{name} is left out of this tuning run: {why}.", stacklevel=2)
     executor = _executor(args)
     try:
         for wpath in workloads:
             for alg in cfg.algorithms:
-                if registry.get(alg.adapter).exact:
+                if registry.get(alg.adapter).exact or alg.name in missing:
                     continue  # exact search has nothing to tune
                 done = run_study(cfg, alg, wpath, out, tuning, executor)
                 if done is not None:

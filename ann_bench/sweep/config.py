@@ -21,7 +21,7 @@ naming the key path, what was expected, and a "did you mean" for a misspelt name
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -110,6 +110,13 @@ class SweepConfig:
                                      a.given | {f"build.{k}" for k in build}))
             algs = out
         return SweepConfig(algs, self.settings, self.workloads, self.source, self.tune)
+
+    def with_settings(self, **overrides) -> "SweepConfig":
+        """The file's settings with some replaced from the command line (``k``, ``repeats``), checked alike."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if not given:
+            return self
+        return replace(self, settings=_settings(self.settings | given, "command line: --" + "/--".join(given)))
 
 
 def _coerce(values: dict, schema: dict[str, Param]) -> dict:

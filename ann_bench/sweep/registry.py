@@ -9,8 +9,10 @@ which inherit the environment).
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 import os
+import platform
 
 from ..errors import ConfigError
 from .params import suggest
@@ -86,3 +88,22 @@ def names() -> list[str]:
 def installed(name: str) -> bool:
     """Whether the adapter's library can be imported here."""
     return importlib.util.find_spec(get(name).module) is not None
+
+
+def unavailable(name: str) -> str | None:
+    """Why the adapter cannot run here (its library is not installed, and whether ann-bench's
+    own requirements leave it out on this Python), or None when it can."""
+    if installed(name):
+        return None
+    from packaging.requirements import Requirement
+
+    dist = get(name).distribution
+    try:
+        wanted = [Requirement(r) for r in importlib.metadata.requires("ann-bench") or []]
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree without installing
+        wanted = []
+    pin = next((r for r in wanted if r.name == dist), None)
+    if pin is not None and pin.marker is not None and not pin.marker.evaluate():
+        return (f"{dist} is not installed: ann-bench leaves it out on Python {platform.python_version()} "
+                f"(it needs {pin.marker}, where the library publishes wheels)")
+    return f"{dist} is not installed here (pip install '{dist}{pin.specifier if pin else ''}')"

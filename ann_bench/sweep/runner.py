@@ -82,9 +82,13 @@ def plan(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, threads_
 
     An algorithm is paired with the workloads whose metric it declares, and with inner-product
     workloads through the reduction where it has no inner-product search of its own (or where
-    its ``ip_via`` asks for the reduction).
+    its ``ip_via`` asks for the reduction). One whose library is not installed here is left
+    out, with a warning that says why.
     """
     runs, names = [], {}
+    missing = {alg.name: why for alg in cfg.algorithms if (why := registry.unavailable(alg.adapter))}
+    for name, why in missing.items():
+        warnings.warn(f"{name} is left out of this sweep: {why}.", stacklevel=2)
     for wpath in workloads:
         # read() checks the whole file first (values, ground truth on a sample, the stored
         # content hash): nothing below reads a workload that has not passed
@@ -98,7 +102,7 @@ def plan(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, threads_
         whash = w.content_hash()  # equal to the stored one (read() checked); computed for a foreign file
         for alg in cfg.algorithms:
             adapter = registry.for_metric(alg.adapter, metric, alg.ip_via)
-            if adapter is None:
+            if adapter is None or alg.name in missing:
                 continue
             cls = registry.get(adapter)
             grids = alg.at_size(len(w.train), cfg.source)

@@ -24,7 +24,7 @@ from .groundtruth import CHUNK_ROWS, METRICS, exact_distances, exact_knn, row_no
 
 FORMAT_VERSION = 3  # 2: filtered ground truth; 3: self_ids (item-to-item queries' own rows)
 # ann-benchmarks' names for our metrics, and the names we accept when reading
-_TO_ANNB = {"ip": "ip", "cosine": "angular", "l2": "euclidean"}
+ANN_BENCHMARKS_DISTANCE = {"ip": "ip", "cosine": "angular", "l2": "euclidean"}
 _FROM_ANNB = {"ip": "ip", "dot": "ip", "inner_product": "ip", "angular": "cosine", "cosine": "cosine", "euclidean": "l2", "l2": "l2"}
 
 
@@ -93,7 +93,7 @@ def write(w: Workload, path: Path) -> Path:
     """Write atomically; validates shapes first so a bad workload never reaches disk."""
     validate(w, path)
     with atomic_h5(path) as f:
-        f.attrs["distance"] = _TO_ANNB[w.metric]
+        f.attrs["distance"] = ANN_BENCHMARKS_DISTANCE[w.metric]
         f.attrs["metric"] = w.metric
         f.attrs["point_type"] = "float"
         f.attrs["dimension"] = w.dimension

@@ -20,7 +20,7 @@ class ScaNN(Adapter):
         "avq_threshold": Param(float, 0.2, min=0.0, help="anisotropic quantisation threshold (ip/cosine)"),
         "dims_per_block": Param(int, 2, min=1, help="dimensions per quantisation block"),
         "reorder": Param(int, 100, min=0, help="candidates kept for exact re-scoring (0: none)"),
-        "training_sample_size": Param(int, 100_000, min=1),
+        "training_sample_size": Param(int, 100_000, min=1, help="items the tree and quantiser are trained on"),
     }
     query_params = {
         "leaves_to_search": Param(int, 1, min=1, help="partitions searched per query", tune=(1, "num_leaves"), log=True,
