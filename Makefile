@@ -9,7 +9,7 @@ VARIANT ?= ml-latest-small
 THREADS ?= 2
 MODEL   ?= dot
 
-.PHONY: install install-ray test bench bench-scale docs-scale tune data train workloads sweep results-table plots report docs notebook quality-table clean
+.PHONY: install install-ray install-mlflow test bench bench-scale docs-scale tune data train workloads sweep results-table plots report docs notebook quality-table clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "ann-bench needs Python 3.11, 3.12 or 3.13, and none is on PATH as python3 or python3.1x: install one (apt install python3.12, or pyenv install 3.12) and run make again, or name it: make PY=/path/to/python3.12"; exit 1; }
@@ -28,6 +28,14 @@ $(RAY_STAMP): $(STAMP)
 	touch $(RAY_STAMP)
 
 install-ray: $(RAY_STAMP)
+
+## MLflow, for `ann-bench sweep --mlflow` and `results export --format mlflow`
+MLFLOW_STAMP := $(VENV)/.installed-mlflow
+$(MLFLOW_STAMP): $(STAMP)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[mlflow]'
+	touch $(MLFLOW_STAMP)
+
+install-mlflow: $(MLFLOW_STAMP)
 
 ## the whole benchmark on $(VARIANT) (grows with each stage: data -> train -> ...)
 bench: data train workloads sweep results-table report
@@ -99,7 +107,7 @@ notebook: $(STAMP)
 quality-table: $(STAMP)
 	$(BIN)/ann-bench models table
 
-test: $(STAMP) $(RAY_STAMP)
+test: $(STAMP) $(RAY_STAMP) $(MLFLOW_STAMP)
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -38,3 +38,18 @@ def workload(tmp_path):
 
 def cfg(algorithms, **settings):
     return config.parse({"settings": {"repeats": 1, **settings}, "algorithms": algorithms})
+
+
+def sweep_workers(pid: int) -> list:
+    """The isolated worker processes under process ``pid`` (children that exit or turn zombie
+    while being looked at, such as a short ``git`` call, are passed over)."""
+    import psutil
+
+    out = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            if "ann_bench.sweep.worker" in " ".join(child.cmdline()):
+                out.append(child)
+        except psutil.Error:
+            pass
+    return out

@@ -23,7 +23,7 @@ from ann_bench.workloads import format as wformat
 from ann_bench.workloads.groundtruth import exact_knn
 
 from movielens_fixtures import variant_for, write_release, zip_release
-from sweep_fixtures import TESTS, cfg, plugins, workload  # noqa: F401  (pytest fixtures)
+from sweep_fixtures import TESTS, cfg, plugins, sweep_workers, workload  # noqa: F401  (pytest fixtures)
 
 CLI = [str(Path(sys.executable).parent / "ann-bench")]
 
@@ -235,7 +235,7 @@ def test_sigterm_and_sighup_end_the_sweep_like_ctrl_c(workload, tmp_path, sig):
     deadline = time.time() + 60
     workers = []
     while time.time() < deadline and not workers:
-        workers = [c for c in psutil.Process(proc.pid).children(recursive=True) if "ann_bench.sweep.worker" in " ".join(c.cmdline())]
+        workers = sweep_workers(proc.pid)
         time.sleep(0.1)
     assert workers, "the worker never started"
     time.sleep(1.0)  # into its hanging query pass

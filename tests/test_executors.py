@@ -24,7 +24,7 @@ from ann_bench.sweep.executors.local import LocalExecutor, core_sets
 from ann_bench.sweep.runner import sweep
 from ann_bench.workloads import format as wformat
 
-from sweep_fixtures import cfg, plugins, workload  # noqa: F401  (pytest fixtures)
+from sweep_fixtures import cfg, plugins, sweep_workers, workload  # noqa: F401  (pytest fixtures)
 
 ALGORITHMS = {
     "faiss-flat": {},
@@ -97,7 +97,7 @@ def test_a_killed_sweep_takes_its_worker_with_it(workload, tmp_path):
     deadline, workers = time.time() + 60, []
     while time.time() < deadline and not workers:
         time.sleep(0.1)
-        workers = [p for p in psutil.Process(proc.pid).children(recursive=True) if "ann_bench.sweep.worker" in " ".join(p.cmdline())]
+        workers = sweep_workers(proc.pid)
     assert workers, "the worker did not start"
     time.sleep(1.0)  # well inside its 60 s build
     proc.send_signal(signal.SIGKILL)

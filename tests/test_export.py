@@ -74,3 +74,32 @@ def test_ann_benchmarks_layout_is_read_back_with_the_same_recall_and_qps(swept, 
             assert qps == pytest.approx(row["qps_single"].iloc[0], rel=1e-5), name
             assert n == 40  # one time per query
     assert {a for a, *_ in _ann_benchmarks_read(dest, "tiny.u2i.ip", 10)} >= {"hnswlib", "hnswlib-via-l2 (ip via l2)"}
+
+
+def test_mlflow_gets_one_run_per_configuration_with_its_parameters_and_measures(swept, capsys):
+    """A local SQLite store, offline: one MLflow run per (workload, algorithm, build, query
+    configuration), its parameters, recall and QPS at each depth equal to the results table's,
+    tagged with the machine; logging again adds nothing."""
+    mlflow = pytest.importorskip("mlflow")
+    results = swept / "results"
+    assert main(["results", "export", "--format", "mlflow", "--results", str(results)]) == 0
+    assert "configurations logged to sqlite:///" in capsys.readouterr().out
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{results.resolve() / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("ann-bench")
+    logged = client.search_runs([exp.experiment_id], max_results=1000)
+    df = gather(results)
+    knn = df[(df["search"] == "knn") & (df["duplicate_of"] == "")]
+    assert len(logged) == knn.groupby(["file", "requested_params"]).ngroups
+    for run in logged:
+        tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
+        rows = knn[(knn["file"] == tags["file"]) & (knn["requested_params"] == tags["ann_bench.key"].split("#")[1])]
+        assert tags["cpu"] == rows["cpu"].iloc[0] and tags["algorithm"] == rows["algorithm"].iloc[0]
+        for _, row in rows.iterrows():
+            k = row["k"]
+            assert metrics[f"recall_at_{k}"] == pytest.approx(row[f"recall@{k}"])
+            assert metrics[f"qps_single_at_{k}"] == pytest.approx(row["qps_single"])
+        assert metrics["build_s"] == pytest.approx(rows["build_s"].iloc[0])
+        build = dict(kv.split("=") for kv in rows["build_params"].iloc[0].split(",") if "=" in kv)
+        assert {k.removeprefix("build."): v for k, v in params.items() if k.startswith("build.")} == build
+    assert main(["results", "export", "--format", "mlflow", "--results", str(results)]) == 0
+    assert "0 configurations logged" in capsys.readouterr().out

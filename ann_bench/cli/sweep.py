@@ -35,6 +35,8 @@ def cmd_sweep(args) -> int:
                      budget_s=args.budget_min * 60 if args.budget_min else None, executor=executor)
     if getattr(executor, "shipping", None):
         print(executor.shipping())
+    if args.mlflow is not None:
+        _log_mlflow(results_dir(args), args.mlflow)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "kept", "skipped", "not started")}
     print(f"{counts['ok']} runs done, {counts['failed']} failed, {counts['kept']} already done"
           + (f", {counts['skipped']} skipped (predicted past the build timeout or memory limit)" if counts["skipped"] else "")
@@ -99,11 +101,23 @@ def cmd_results_table(args) -> None:
 
 
 def cmd_results_export(args) -> None:
+    if args.format == "mlflow":
+        _log_mlflow(results_dir(args), args.dest)
+        return
     from ..results import ann_benchmarks
 
-    done = ann_benchmarks.export(results_dir(args), args.out)
-    print(f"wrote {done['files']} result files and {done['datasets']} dataset(s) under {args.out} in ann-benchmarks' layout; "
+    if not args.dest:
+        raise AnnBenchError("results export --format ann-benchmarks needs DEST, the folder to write the layout into.")
+    done = ann_benchmarks.export(results_dir(args), Path(args.dest))
+    print(f"wrote {done['files']} result files and {done['datasets']} dataset(s) under {args.dest} in ann-benchmarks' layout; "
           f"from there: python plot.py --dataset WORKLOAD --count K (ann-benchmarks' own script)")
+
+
+def _log_mlflow(results: Path, uri: str | None) -> None:
+    from ..results import mlflow_log
+
+    new, before, uri = mlflow_log.log(results, uri or None)
+    print(f"MLflow: {new} configurations logged to {uri} (experiment '{mlflow_log.EXPERIMENT}'), {before} were there already")
 
 
 def cmd_results_compare(args) -> None:
@@ -130,6 +144,8 @@ def register(sub) -> None:
     sw.add_argument("--dry-run", action="store_true", help="print what would run and why (new, changed settings, ...), measure nothing")
     sw.add_argument("--budget-min", type=positive,
                     help="time budget in minutes: runs predicted (from earlier sizes) to end past it are not started")
+    sw.add_argument("--mlflow", nargs="?", const="", metavar="URI",
+                    help="then log every measured configuration to MLflow (default URI: sqlite:///RESULTS/mlflow.db, offline)")
     add_executor_options(sw)
     add_results_option(sw)
     sw.set_defaults(func=cmd_sweep)
@@ -148,7 +164,9 @@ def register(sub) -> None:
     rc.add_argument("b", type=Path, help="another results folder (B)")
     rc.set_defaults(func=cmd_results_compare)
     rx = res.add_parser("export", help="results in another tool's layout: ann-benchmarks (its plot.py and website scripts read them)")
-    rx.add_argument("--format", choices=("ann-benchmarks",), required=True)
-    rx.add_argument("out", type=Path, metavar="DIR", help="where to write (ann-benchmarks: DIR/results/... and DIR/data/...)")
+    rx.add_argument("--format", choices=("ann-benchmarks", "mlflow"), required=True)
+    rx.add_argument("dest", nargs="?", metavar="DEST",
+                    help="ann-benchmarks: a folder (DEST/results/..., DEST/data/...); mlflow: a tracking URI "
+                         "(default: sqlite:///RESULTS/mlflow.db, offline)")
     add_results_option(rx)
     rx.set_defaults(func=cmd_results_export)
