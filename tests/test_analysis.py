@@ -1,6 +1,7 @@
 """Tables, plots, the HTML report and the notebook, on a small real sweep."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -75,6 +76,52 @@ def test_report_in_headless_chromium(home, tmp_path):
     shot = tmp_path / "report.png"
     subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1280,2400", index.as_uri()], capture_output=True, timeout=120)
     assert shot.stat().st_size > 10_000
+
+
+_PROBE = """<script>
+window.addEventListener('load', () => setTimeout(() => {
+  const gd = document.querySelector('.js-plotly-plot'), out = {};
+  const frontier = gd.data.findIndex(t => t.mode === 'lines+markers');
+  Plotly.Fx.hover(gd, [{curveNumber: frontier, pointNumber: 0}]);
+  out.hover = [...gd.querySelectorAll('.hoverlayer text')].map(t => t.textContent).join(' ');
+  out.group = gd.data[0].legendgroup;
+  const toggle = gd.querySelector('.legend .traces .legendtoggle');
+  toggle.dispatchEvent(new MouseEvent('mousedown', {bubbles: true}));
+  toggle.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+  setTimeout(() => {
+    out.visible = gd.data.map(t => [t.legendgroup, t.visible === undefined ? true : t.visible]);
+    document.body.dataset.probe = JSON.stringify(out);
+  }, 500);
+}, 500));
+</script>"""
+
+
+def test_report_charts_are_interactive_and_tables_show_what_was_swept(home, tmp_path):
+    """In headless Chromium: a chart's hover names the point's algorithm and parameters, a legend
+    click hides that algorithm's points and frontier; tables show swept parameters only, the
+    fixed ones (defaults) in a tooltip."""
+    import html as html_lib
+
+    index = build_report(home / "results", home / "datasets" / "workloads", home / "results" / "report")
+    page = index.read_text()
+    assert page.count("Plotly.newPlot") == 1 and "https://cdn" not in page.split("Plotly.newPlot")[0][-2000:]
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body></html>", _PROBE + "</body></html>"))
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no Chromium here (.ci/run installs it)")
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+             "--virtual-time-budget=8000", "--dump-dom", probe.as_uri()]
+    dom = subprocess.run(flags, capture_output=True, text=True, timeout=120).stdout
+    assert 'data-charts-drawn="1"' in dom
+    out = json.loads(html_lib.unescape(dom.split('data-probe="')[1].split('"')[0]))
+    assert out["group"] in out["hover"] and "build_params" in out["hover"] and "query_params" in out["hover"], out
+    assert all(v == "legendonly" for g, v in out["visible"] if g == out["group"])
+    assert all(v is True for g, v in out["visible"] if g != out["group"])
+    # hnswlib swept M and ef; its ef_construction and seed kept their defaults: in a tooltip, not in the cell
+    assert re.search(r"<span title='same in every run: ef_construction=200, seed=100'>M=(4|16)</span>", page)
+    assert "M=4, ef_construction" not in page and "M=16, ef_construction" not in page
 
 
 def test_notebook_executes_on_the_results(home):

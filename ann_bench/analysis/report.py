@@ -12,10 +12,10 @@ import pandas as pd
 
 from ..results.table import gather
 from .comparable import choose
-from .plots import all_plots
-from . import scaling
+from .plots import all_plots, exact_qps, styles
+from . import interactive, scaling
 from .folklore import folklore
-from .tables import best_at_targets, markdown, native_vs_reduced, recommend, repeat_spread, warnings_table
+from .tables import best_at_targets, markdown, native_vs_reduced, recommend, repeat_spread, view, warnings_table
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -28,23 +28,67 @@ code{background:#f5f5f5;padding:1px 4px}
 """
 
 
-# marks the page with how many images failed to load (a browser test reads it; a reader sees a warning)
+# marks the page with how many images failed to load and how many charts were drawn (a browser
+# test reads them; a reader sees a warning for broken images)
 _IMAGE_CHECK = """<script>
 window.addEventListener('load', () => {
   const broken = [...document.images].filter(i => !i.complete || i.naturalWidth === 0);
   document.body.dataset.brokenImages = broken.length;
+  document.body.dataset.chartsDrawn = document.querySelectorAll('.js-plotly-plot .main-svg').length > 0
+    ? document.querySelectorAll('.js-plotly-plot').length : 0;
   if (broken.length) document.body.insertAdjacentHTML('afterbegin',
     '<p style="color:#b00">' + broken.length + ' plot image(s) failed to load: rerun ann-bench report.</p>');
 });
 </script>"""
 
 
-def _table_html(df: pd.DataFrame, floatfmt: str = "{:.3g}") -> str:
+PARAM_COLUMNS = ("params", "build_params", "query_params")
+
+
+def _pairs(slug: str) -> list[tuple[str, str]]:
+    return [tuple(p.split("=", 1)) for p in str(slug).split(",") if "=" in p]
+
+
+def fixed_params(df: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Per algorithm, the parameters that keep one value in every run of these results (its
+    defaults and the file's fixed choices): tables show the swept ones and put these in a tooltip."""
+    out = {}
+    for alg, g in df.groupby("algorithm"):
+        values: dict[str, set] = {}
+        for col in ("build_params", "query_params"):
+            for slug in g[col].dropna().unique() if col in g else ():
+                for k, v in _pairs(slug):
+                    values.setdefault(f"{col}.{k}", set()).add(v)
+        out[alg] = {k: next(iter(v)) for k, v in values.items() if len(v) == 1}
+    return out
+
+
+def _param_cell(alg, col: str, slug, fixed: dict) -> str:
+    """Only the swept parameters (wrapping between them); the fixed ones in a tooltip."""
+    if not isinstance(slug, str) or not slug:
+        return ""
+    same = fixed.get(alg, {})
+    shown = [f"{k}={v}" for k, v in _pairs(slug) if same.get(f"{col}.{k}") != v]
+    hidden = [f"{k}={v}" for k, v in _pairs(slug) if same.get(f"{col}.{k}") == v]
+    text = html.escape(", ".join(shown) if shown else "(fixed)")
+    return f"<span title='{html.escape('same in every run: ' + ', '.join(hidden))}'>{text}</span>" if hidden else text
+
+
+def _table_html(df: pd.DataFrame, floatfmt: str = "{:.3g}", fixed: dict | None = None) -> str:
+    """A table; with ``fixed`` (:func:`fixed_params`), parameter columns show only what was swept."""
     df = df.copy()
-    for col in ("params", "build_params", "query_params"):
-        if col in df:  # let long parameter lists wrap between parameters
-            df[col] = df[col].astype(str).str.replace(",", ", ")
-    return df.to_html(index=False, float_format=lambda v: floatfmt.format(v), na_rep="", border=0, escape=True)
+    owner = next((c for c in ("algorithm", "best_index") if c in df), None)
+    for col in df.columns:
+        if col in ("build_params", "query_params") and fixed is not None and owner:
+            df[col] = [_param_cell(a, col, v, fixed) for a, v in zip(df[owner], df[col])]
+        elif col == "params" and fixed is not None and owner:  # "build; query"
+            df[col] = [" ; ".join(_param_cell(a, part, p, fixed) for part, p in zip(("build_params", "query_params"), str(v).split("; ")))
+                       for a, v in zip(df[owner], df[col])]
+        elif col in PARAM_COLUMNS:  # let long parameter lists wrap between parameters
+            df[col] = df[col].map(lambda v: html.escape(str(v).replace(",", ", ")) if pd.notna(v) else "")
+        elif df[col].dtype == object:
+            df[col] = df[col].map(lambda v: html.escape(str(v)) if isinstance(v, str) else v)
+    return df.to_html(index=False, float_format=lambda v: floatfmt.format(v), na_rep="", border=0, escape=False)
 
 
 def _run_metadata(files: list[str]) -> dict:
@@ -80,6 +124,24 @@ def _workload_rows(workloads_dir: Path, names) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _charts(df: pd.DataFrame, qps: str) -> dict[str, str]:
+    """Per workload, the interactive Recall@10-vs-speed chart (plotly.js carried by the first)."""
+    d = view(df, "recall@10")
+    if "recall@10" not in d:
+        return {}
+    dq, basis = choose(d, qps)
+    style, out = styles(df["algorithm"]), {}
+    for i, workload in enumerate(sorted(dq["workload"].unique())):
+        w = dq[(dq["workload"] == workload) & (dq["status"] == "ok")].dropna(subset=["recall@10", basis.column])
+        if w.empty:
+            continue
+        fig = interactive.figure(w, "recall@10", basis.column, style, ylabel=f"{basis.label} (log)",
+                                 title=f"{workload}: hover a point for its parameters, click the legend to hide an algorithm",
+                                 reference=exact_qps(dq, workload, basis.column))
+        out[workload] = interactive.to_html(fig, f"chart-{i}", first=not out)
+    return out
+
+
 def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: str = "qps_single") -> Path:
     df = gather(results_dir)
     workloads = _workload_rows(workloads_dir, df["workload"].unique())
@@ -109,6 +171,8 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
         t.to_csv(tables_dir / f"{name}.csv", index=False)
         (tables_dir / f"{name}.md").write_text(markdown(t) + "\n")
     failed = df[df["status"] != "ok"][["workload", "algorithm", "build_params", "status", "reason"]].drop_duplicates()
+    fixed = fixed_params(df[df["status"] == "ok"])
+    charts = _charts(df, qps)
     meta = _run_metadata(df["file"].unique().tolist())
 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ann-bench report</title><style>{_CSS}</style></head><body>",
@@ -128,14 +192,14 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
              "<h2>Workloads</h2>", _table_html(workloads),
              "<h2>Recommended index per recall target</h2>",
              "<p>The fastest index reaching each Recall@10 target; exact search is recommended when no index is at "
-             "least 1.5x faster than it (small catalogs).</p>", _table_html(rec) if len(rec) else "<p>No data.</p>"]
+             "least 1.5x faster than it (small catalogs).</p>", _table_html(rec, fixed=fixed) if len(rec) else "<p>No data.</p>"]
     if len(rec_f):
         parts += ["<h2>Filtered search: recommended index per recall target</h2>",
                   "<p>Each user's already-seen items excluded from the top 10, one query at a time at 1 thread; "
                   "recall against the exact filtered top 10. Libraries with a native filter skip excluded ids while "
                   "searching; the others are asked for 10 + (number of seen items) and the seen ones dropped. "
                   f"{html.escape(basis_f.note if basis_f else '')}</p>",
-                  _table_html(rec_f)]
+                  _table_html(rec_f, fixed=fixed)]
     tuned = results_dir / f"tuned.{qps}.csv"
     if tuned.is_file():  # written by ann-bench tune into its results folder
         parts += ["<h2>Tuned to a target</h2>",
@@ -173,22 +237,24 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
                   "<code>ann-bench workloads info</code> gives relative contrast and intrinsic dimensionality for real and "
                   "synthetic items taken as queries.</p>", _table_html(origin)]
     for workload in sorted(df["workload"].unique()):
-        parts.append(f"<h2 id='{html.escape(workload)}'>{html.escape(workload)}</h2><div class='grid'>")
+        parts.append(f"<h2 id='{html.escape(workload)}'>{html.escape(workload)}</h2>")
+        parts.append(charts.get(workload, ""))
+        parts.append("<div class='grid'>")
         for p in plots:
             if p.name.startswith(workload + "__"):
                 parts.append(f"<img src='plots/{html.escape(p.name)}' alt='{html.escape(p.stem)}'>")
         parts.append("</div><h3>Best QPS at each recall target</h3>")
         w = best[best["workload"] == workload].drop(columns=["workload"]) if len(best) else best
-        parts.append(_table_html(w) if len(w) else "<p>No configuration reached the targets.</p>")
+        parts.append(_table_html(w, fixed=fixed) if len(w) else "<p>No configuration reached the targets.</p>")
     warn = warnings_table(df)
     parts += ["<h2>Measurement warnings</h2>",
-              f"<p>{len(warn)} measured configurations carry a flag.</p>" + (_table_html(warn) if len(warn) else "")]
+              f"<p>{len(warn)} measured configurations carry a flag.</p>" + (_table_html(warn, fixed=fixed) if len(warn) else "")]
     spread = repeat_spread(cdf, qps=speed)
     if len(spread):
         spread.to_csv(tables_dir / "build-repeat-spread.csv", index=False)
         parts += ["<h2>Spread over repeated builds</h2>",
                   "<p>Each configuration built several times, each with the next seed (<code>settings.build_repeats</code>): "
-                  "the range of Recall@10, QPS and build time between the builds.</p>", _table_html(spread)]
+                  "the range of Recall@10, QPS and build time between the builds.</p>", _table_html(spread, fixed=fixed)]
     parts += ["<h2>Failed and skipped runs</h2>", _table_html(failed) if len(failed) else "<p>None.</p>", _IMAGE_CHECK, "</body></html>"]
     index = out_dir / "index.html"
     index.write_text("\n".join(parts))
