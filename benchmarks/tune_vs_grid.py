@@ -9,6 +9,7 @@ tuner's, their ratio (target >= 0.95), and what each measured (builds, query con
 the tuner's target is <= 1/3 of the grid's).
 
     .venv/bin/python benchmarks/tune_vs_grid.py [--workload NAME] [--algorithms ...] [--out DIR]
+        [--per-dim N] [--build-threads T]   (at 1M items: --per-dim 3 --build-threads 0)
 
 Run it with nothing else on the machine; the grid runs first, then the tuner.
 """
@@ -52,12 +53,13 @@ def powers_of_two(lo, hi, integer: bool) -> list:
     return sorted({int(lo)} | {2**i for i in range(math.ceil(math.log2(max(lo, 1))), int(math.log2(hi)) + 1)} | {int(hi)})
 
 
-def grid_entry(name: str, n: int) -> tuple[dict, int]:
-    """The algorithms.yaml entry of the full grid over the tuner's space, and its number of builds."""
+def grid_entry(name: str, n: int, per_dim: int | None = None) -> tuple[dict, int]:
+    """The algorithms.yaml entry of the full grid over the tuner's space, and its number of builds
+    (``per_dim`` values per searched build parameter; default 12 for one, 4 each for two, 3 for more)."""
     base = ENTRIES.get(name, {})
     space = space_for(config.parse({"algorithms": {name: base}}).algorithms[0], n)
     free = [d for d in space.build if not d.fixed]
-    per = 12 if len(free) == 1 else 4 if len(free) == 2 else 3
+    per = per_dim or (12 if len(free) == 1 else 4 if len(free) == 2 else 3)
     build = {d.name: spaced(d, per if not d.fixed else 1) for d in space.build}
     query = {d.name: spaced(d, 3) for d in space.query}
     lo, hi_spec = space.monotone_param.tune
@@ -75,13 +77,15 @@ def main() -> None:
     ap.add_argument("--targets", nargs="+", type=float, default=[0.9, 0.95, 0.99])
     ap.add_argument("--out", type=Path, default=Path("/tmp/ann-bench-tune-vs-grid"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--per-dim", type=int, help="grid values per searched build parameter (a smaller grid for 1M items)")
+    ap.add_argument("--build-threads", type=int, default=1, help="threads per build, 0 = all cores (default 1)")
     args = ap.parse_args()
     wpath = paths.find_workload(args.workload)
     n = len(wformat.read(wpath).train)
-    settings = {"k": [10], "filtered_k": 0, "repeats": 3, "build_threads": 1}
+    settings = {"k": [10], "filtered_k": 0, "repeats": 3, "build_threads": args.build_threads}
     entries, builds = {}, {}
     for name in args.algorithms:
-        entries[name], builds[name] = grid_entry(name, n)
+        entries[name], builds[name] = grid_entry(name, n, args.per_dim)
     cfg = config.parse({"settings": settings, "algorithms": entries})
     executor = LocalExecutor(threads=1)
     start = time.perf_counter()
