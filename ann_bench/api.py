@@ -64,7 +64,7 @@ def run(algorithm: str, workload: str | Path, *, build: dict | None = None, quer
     the rows of the results table for it (one per query configuration and depth; with
     ``filtered``, also the filtered search that leaves out each user's seen items)."""
     from .results.table import gather
-    from .sweep import config
+    from .sweep import config, registry
     from .sweep.runner import sweep
 
     def grid(values: dict | None) -> dict:
@@ -74,6 +74,8 @@ def run(algorithm: str, workload: str | Path, *, build: dict | None = None, quer
     cfg = config.parse({"settings": settings,
                         "algorithms": {algorithm: {"build": grid(build), "query": grid(query)}}}, source="api.run")
     path = paths.find_workload(str(workload))
+    if why := registry.unavailable(algorithm):
+        raise ConfigError(f"{algorithm} cannot run here: {why}.")
     outcomes = sweep(cfg, [path], Path(results), progress=progress)
     if not outcomes:
         raise ConfigError(f"{algorithm} serves none of this workload's metric ({path.name}).")
