@@ -207,3 +207,18 @@ def test_the_learning_rate_is_cut_on_plateaus_and_the_refit_replays_it(prepared,
     assert min(e["lr"] for e in h) < 0.01, "the tiny curve never stalled for two epochs: no cut was tested"
     refit_rates = used[len(h):]
     assert refit_rates == [e["lr"] for e in h[: trained.best_epoch + 1]]
+
+
+def test_a_model_trained_without_the_schedule_keeps_its_version_2_bundle_name(prepared):
+    """The cos model trains without learning-rate cuts, exactly as version 2 did, so the bundles
+    trained then (their names from earlier sessions' runs) are found, not retrained; the dot
+    model's schedule gives it a name of its own."""
+    from ann_bench.embeddings.run import bundle_name
+
+    temps = (0.1, 0.15, 0.2, 0.3)
+    cos = TrainConfig(tower=TowerConfig(**MODELS["cos"]), lr_plateau=0, temperature=temps[0])  # as `ann-bench train` builds it
+    assert bundle_name(prepared, cos, temps).endswith(".tt-1b16a9d0")  # ml-*.ratio-09b0889d.tt-1b16a9d0: cos, seed 0
+    assert bundle_name(prepared, replace(cos, seed=2), temps).endswith(".tt-f8a7e8a8")
+    dot = TrainConfig(tower=TowerConfig(**MODELS["dot"]), lr_plateau=4, temperature=temps[0])
+    assert bundle_name(prepared, dot, temps).endswith(".tt-f00a7af6")
+    assert not bundle_name(prepared, replace(dot, lr_plateau=0), temps).endswith(".tt-f00a7af6")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from .. import paths
-from ..embeddings.config import MODELS
+from ..embeddings.config import LR_PLATEAU, MODELS
 from ..errors import AnnBenchError
 from .data import add_prep_args, add_source_args, prepared
 from .options import at_least, fraction, non_negative, positive
@@ -26,7 +26,8 @@ def cmd_train(args) -> None:
                         user_ids=not args.no_user_ids)
     cfg = TrainConfig(tower=tower, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                       temperature=args.temperature[0], norm_penalty=args.norm_penalty, logq=not args.no_logq, uniform_negatives=args.uniform_negatives,
-                      patience=args.patience, lr_plateau=args.lr_plateau, lr_cut=args.lr_cut, seed=args.seed)
+                      patience=args.patience, lr_cut=args.lr_cut, seed=args.seed,
+                      lr_plateau=LR_PLATEAU[args.model] if args.lr_plateau is None else args.lr_plateau)
     bundle = paths.models_dir() / bundle_name(p, cfg, tuple(args.temperature))
     done = bundle / "metrics.json"
     if done.exists() and not args.force:
@@ -75,8 +76,9 @@ def register(sub) -> None:
     g.add_argument("--patience", type=at_least(1), default=td.patience)
     g.add_argument("--batch-size", type=at_least(1), default=td.batch_size)
     g.add_argument("--lr", type=positive, default=td.lr)
-    g.add_argument("--lr-plateau", type=at_least(0), default=td.lr_plateau,
-                   help="cut the learning rate after this many epochs without a better validation score (0: never; default %(default)s)")
+    g.add_argument("--lr-plateau", type=at_least(0),
+                   help="cut the learning rate after this many epochs without a better validation score "
+                        f"(0: never; default per model: {', '.join(f'{m} {n}' for m, n in LR_PLATEAU.items())})")
     g.add_argument("--lr-cut", type=fraction, default=td.lr_cut, help="what each cut multiplies the learning rate by (default %(default)s)")
     g.add_argument("--weight-decay", type=non_negative, default=td.weight_decay, help="AdamW weight decay (default %(default)s)")
     g.add_argument("--seed", type=at_least(0), default=td.seed)

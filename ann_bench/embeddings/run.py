@@ -34,7 +34,8 @@ def train_two_tower(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ..
 
 
 # Bump when a code change alters the model trained from the same settings, so that an
-# existing bundle from older code is not taken for the new one.
+# existing bundle from older code is not taken for the new one. Version 3 added the
+# learning-rate schedule; without it (lr_plateau 0) training is version 2's, step for step.
 TRAINING_VERSION = 3
 
 
@@ -45,6 +46,9 @@ def bundle_name(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ...]) 
         del key["norm_penalty"]
     if not key["tower"]["item_bias"]:
         del key["tower"]["item_bias"]
+    if not key["lr_plateau"]:  # no schedule: the same model as version 2 trained
+        del key["lr_plateau"], key["lr_cut"]
+        key["training_version"] = 2
     tag = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
     return f"{p.name}.{p.config.split}-{p.config.tag()}.tt-{tag}"
 
