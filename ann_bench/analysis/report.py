@@ -86,8 +86,8 @@ def _table_html(df: pd.DataFrame, floatfmt: str = "{:.3g}", fixed: dict | None =
                        for a, v in zip(df[owner], df[col])]
         elif col in PARAM_COLUMNS:  # let long parameter lists wrap between parameters
             df[col] = df[col].map(lambda v: html.escape(str(v).replace(",", ", ")) if pd.notna(v) else "")
-        elif df[col].dtype == object:
-            df[col] = df[col].map(lambda v: html.escape(str(v)) if isinstance(v, str) else v)
+        elif not pd.api.types.is_numeric_dtype(df[col]):  # text (object or pandas' str dtype): escaped here
+            df[col] = df[col].map(lambda v: html.escape(v) if isinstance(v, str) else v)
     return df.to_html(index=False, float_format=lambda v: floatfmt.format(v), na_rep="", border=0, escape=False)
 
 
