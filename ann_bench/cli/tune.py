@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 from ..errors import AnnBenchError
@@ -30,9 +29,7 @@ def cmd_tune(args) -> int:
     workloads = [paths.find_workload(n) for n in names]
     out = args.results or paths.results_dir() / "tune"
     rows = []
-    missing = {alg.name: why for alg in cfg.algorithms if (why := registry.unavailable(alg.adapter))}
-    for name, why in missing.items():
-        warnings.warn(f"{name} is left out of this tuning run: {why}.", stacklevel=2)
+    missing = registry.left_out(cfg.algorithms, "this tuning run")
     executor = _executor(args)
     try:
         for wpath in workloads:

@@ -29,7 +29,7 @@ from ..errors import DataError
 from ..h5util import get_json
 from ..sweep.record import slug
 from ..workloads.format import ANN_BENCHMARKS_DISTANCE
-from .store import _label
+from .store import label as run_label
 from .table import result_files
 
 
@@ -72,7 +72,7 @@ def export(results_dir: Path, out_dir: Path) -> dict:
         with h5py.File(path, "r") as f:
             if str(f.attrs["status"]) != "ok" or "query" not in f:
                 continue
-            workload, label = str(f.attrs["workload"]), _label(f.attrs)
+            workload, label = str(f.attrs["workload"]), run_label(f.attrs)
             build, stats = get_json(f, "build", {}), get_json(f, "build_stats", {})
             metric, whash = str(f.attrs["metric"]), str(f.attrs["workload_hash"])
             run_count = int(get_json(f, "settings", {}).get("repeats", 1))

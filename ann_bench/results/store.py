@@ -19,7 +19,7 @@ from ..sweep.load import contended, judged
 from ..sweep.record import slug
 
 
-def _label(attrs) -> str:
+def label(attrs) -> str:
     """The algorithm's label, marked where inner product was searched through a reduction."""
     via = describe(str(attrs.get("metric_handling", "")))
     return f"{attrs['algorithm']} ({via})" if via else str(attrs["algorithm"])
@@ -30,7 +30,7 @@ def read_runs(path: Path) -> list[dict]:
     rows = []
     with h5py.File(path, "r") as f:
         base = {
-            "workload": str(f.attrs["workload"]), "algorithm": _label(f.attrs),
+            "workload": str(f.attrs["workload"]), "algorithm": label(f.attrs),
             "adapter": str(f.attrs.get("adapter", f.attrs["algorithm"])), "metric": str(f.attrs["metric"]),
             "metric_handling": str(f.attrs.get("metric_handling", "")),
             "filter_method": str(f.attrs.get("filter_method", "")), "build_repeat": int(f.attrs.get("build_repeat", 0)),

@@ -85,6 +85,17 @@ def _narrow(lo, hi, integer: bool, ratio: float, log: bool, span: float) -> bool
     return hi <= lo * ratio if log and lo > 0 else hi - lo <= max((ratio - 1) * abs(hi), span / 100)
 
 
+def max_steps(lo, hi, *, ratio: float, log: bool, integer: bool) -> int:
+    """At most how many halvings bring ``[lo, hi]`` to a bracket :func:`_narrow` accepts."""
+    if log and lo > 0:
+        span = math.log(hi / lo) / math.log(max(ratio, 1 + 1e-9))
+    else:
+        span = (hi - lo) / max((ratio - 1) * abs(hi), (hi - lo) / 100, 1e-12)
+    if integer:
+        span = min(span, hi - lo)
+    return math.ceil(math.log2(span)) if span > 1 else 0
+
+
 def _gallop(v, lo, hi, up: bool, log: bool, integer: bool, width: float):
     """The next value from ``v`` toward ``hi`` (``up``) or ``lo``: twice (half) the value on a log
     scale, ``width`` further on a linear one; clamped to the range, never ``v`` itself."""

@@ -109,7 +109,7 @@ class SweepConfig:
                 out.append(Algorithm(a.name, a.adapter, [values], a.query, a.ip_via,
                                      a.given | {f"build.{k}" for k in build}))
             algs = out
-        return SweepConfig(algs, self.settings, self.workloads, self.source, self.tune)
+        return replace(self, algorithms=algs)
 
     def with_settings(self, **overrides) -> "SweepConfig":
         """The file's settings with some replaced from the command line (``k``, ``repeats``), checked alike."""

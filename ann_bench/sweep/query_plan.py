@@ -11,11 +11,10 @@ exactly like a grid point. In a job and a run definition a grid is a list, a bis
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from .bisect import Curve, smallest_reaching
+from .bisect import Curve, max_steps, smallest_reaching
 
 
 @dataclass(frozen=True)
@@ -46,13 +45,7 @@ class Bisection:
         """About this many configurations, for progress and budgets: the upper end, then per target
         a bisection of the whole range and its lower end (shared points and guesses make it
         fewer; a guess far off can make it a few more)."""
-        if self.log and self.lo > 0:
-            span = math.log(self.hi / self.lo) / math.log(max(self.ratio, 1 + 1e-9))
-        else:
-            span = (self.hi - self.lo) / max((self.ratio - 1) * abs(self.hi), 1e-12)
-        if self.integer:
-            span = min(span, self.hi - self.lo)
-        steps = math.ceil(math.log2(span)) if span > 1 else 0
+        steps = max_steps(self.lo, self.hi, ratio=self.ratio, log=self.log, integer=self.integer)
         return 1 + len(self.targets) * (steps + 1)
 
 

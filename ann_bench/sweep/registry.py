@@ -90,6 +90,19 @@ def installed(name: str) -> bool:
     return importlib.util.find_spec(get(name).module) is not None
 
 
+def left_out(algorithms, what: str) -> set[str]:
+    """Names of the ``algorithms`` (config entries) whose library cannot run here, each warned
+    about in one line saying why; ``what`` names the run that leaves them out."""
+    import warnings
+
+    out = set()
+    for alg in algorithms:
+        if why := unavailable(alg.adapter):
+            warnings.warn(f"{alg.name} is left out of {what}: {why}.", stacklevel=3)
+            out.add(alg.name)
+    return out
+
+
 def unavailable(name: str) -> str | None:
     """Why the adapter cannot run here (its library is not installed, and whether ann-bench's
     own requirements leave it out on this Python), or None when it can."""

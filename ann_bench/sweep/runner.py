@@ -86,9 +86,7 @@ def plan(cfg: SweepConfig, workloads: list[Path], results_dir: Path, *, threads_
     out, with a warning that says why.
     """
     runs, names = [], {}
-    missing = {alg.name: why for alg in cfg.algorithms if (why := registry.unavailable(alg.adapter))}
-    for name, why in missing.items():
-        warnings.warn(f"{name} is left out of this sweep: {why}.", stacklevel=2)
+    missing = registry.left_out(cfg.algorithms, "this sweep")
     for wpath in workloads:
         # read() checks the whole file first (values, ground truth on a sample, the stored
         # content hash): nothing below reads a workload that has not passed

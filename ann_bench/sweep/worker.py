@@ -18,6 +18,7 @@ parent can enforce per-phase timeouts. The parent computes recall and writes the
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import importlib
 import json
@@ -243,6 +244,11 @@ def run(job_dir: Path) -> None:
     steer = query_plan.is_bisection(job["queries"])
     steer_k = query_plan.Bisection.from_json(job["queries"]).k if steer else None
 
+    @functools.cache
+    def truth():  # the exact distances a bisection steers by: read once, after the build
+        with h5py.File(job["workload"], "r") as f:
+            return f["distances"][()]
+
     def measure(qparams: dict) -> float | None:
         qi = len(meta["queries"])
         index.set_query_params(**qparams)
@@ -265,7 +271,7 @@ def run(job_dir: Path) -> None:
                                      lambda mode: _status(job_dir, f"query {qi} k={depth} {mode}"))
             save_npz(job_dir / npz_name(qi, depth), raw)
             if depth == steer_k:
-                recalls[qi] = steering_recall(job, raw["ids_batch_1t"], depth, self_ids)
+                recalls[qi] = steering_recall(job, raw["ids_batch_1t"], depth, self_ids, queries, truth())
         if exclude is not None:
             fk = int(job["filtered_k"])
             eff = index.effective_query(fk)
@@ -288,25 +294,23 @@ def run(job_dir: Path) -> None:
     _status(job_dir, "done")
 
 
-def steering_recall(job: dict, ids, depth: int, self_ids) -> float:
+def steering_recall(job: dict, ids, depth: int, self_ids, queries, gt) -> float:
     """recall@depth of 1-thread batch answers, computed as the result file will (k-NN recall on
-    distances recomputed from the vectors, the query item dropped): what a bisection steers by.
-    Only the returned items' vectors are read back (the base was let go after the build)."""
+    distances recomputed from the vectors, the query item dropped, against the exact distances
+    ``gt``): what a bisection steers by. Only the returned items' vectors are read back (the
+    base was let go after the build)."""
     import h5py
     import numpy as np
 
     from .scoring import clean_ids, drop_self, exact_distances, knn_recall
 
     with h5py.File(job["workload"], "r") as f:
-        n_base = f["train"].shape[0]
-        ids = clean_ids(drop_self(ids, None if self_ids is None else self_ids[: len(ids)], depth), n_base)
+        ids = clean_ids(drop_self(ids, None if self_ids is None else self_ids[: len(ids)], depth), f["train"].shape[0])
         used = np.unique(ids[ids >= 0])
         rows = f["train"][used] if len(used) else np.zeros((0, f["train"].shape[1]), np.float32)
-        gt = f["distances"][: len(ids)]
-        q = f["test"][: len(ids)]
     local = np.where(ids >= 0, np.searchsorted(used, ids), -1)
-    dists = exact_distances(local, q, rows, job["metric"])
-    return float(knn_recall(dists, gt, depth, float(job.get("recall_epsilon", 1e-3))).mean())
+    dists = exact_distances(local, queries[: len(ids)], rows, job["metric"])
+    return float(knn_recall(dists, gt[: len(ids)], depth, float(job.get("recall_epsilon", 1e-3))).mean())
 
 
 def _serialized_size(index, job_dir: Path) -> int | None:

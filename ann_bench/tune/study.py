@@ -13,7 +13,7 @@ and its result file, if it was finished, is kept rather than measured twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -48,7 +48,7 @@ class Tuning:
 
 def settings_for(cfg: SweepConfig, tuning: Tuning) -> SweepConfig:
     """The file's measurement settings, at the goals' one depth and without the filtered pass."""
-    return SweepConfig(cfg.algorithms, cfg.settings | {"k": [tuning.k], "filtered_k": 0}, cfg.workloads, cfg.source, cfg.tune)
+    return replace(cfg, settings=cfg.settings | {"k": [tuning.k], "filtered_k": 0})
 
 
 def points(path: Path, k: int) -> pd.DataFrame:
