@@ -9,7 +9,8 @@ tuner's, their ratio (target >= 0.95), and what each measured (builds, query con
 the tuner's target is <= 1/3 of the grid's).
 
     .venv/bin/python benchmarks/tune_vs_grid.py [--workload NAME] [--algorithms ...] [--out DIR]
-        [--per-dim N] [--build-threads T]   (at 1M items: --per-dim 3 --build-threads 0)
+        [--per-dim N] [--build-threads T] [--single-query-limit Q]
+        (at 1M items: --per-dim 3 --build-threads 0; Annoy also --single-query-limit 200)
 
 Run it with nothing else on the machine; the grid runs first, then the tuner.
 """
@@ -79,10 +80,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--per-dim", type=int, help="grid values per searched build parameter (a smaller grid for 1M items)")
     ap.add_argument("--build-threads", type=int, default=1, help="threads per build, 0 = all cores (default 1)")
+    ap.add_argument("--single-query-limit", type=int,
+                    help="queries timed one by one (default: all); fewer keeps slow configurations at 1M short")
     args = ap.parse_args()
     wpath = paths.find_workload(args.workload)
     n = len(wformat.read(wpath).train)
     settings = {"k": [10], "filtered_k": 0, "repeats": 3, "build_threads": args.build_threads}
+    if args.single_query_limit:
+        settings["single_query_limit"] = args.single_query_limit
     entries, builds = {}, {}
     for name in args.algorithms:
         entries[name], builds[name] = grid_entry(name, n, args.per_dim)

@@ -220,8 +220,10 @@ def test_unknown_algorithm_and_parameter_are_named():
 
 @pytest.mark.parametrize("name", [n for n in registry.names() if not registry.get(n).exact])
 def test_tuning_declarations_hold(name, data):
-    """What ``ann-bench tune`` reads from an adapter: valid ranges, and one query parameter whose
-    recall really does not fall as it grows (checked from the bottom to the top of its range)."""
+    """What ``ann-bench tune`` reads from an adapter: valid ranges, and monotone query parameters
+    whose recall really does not fall as they grow: the bisected one (the first declared) from
+    the bottom to the top of its range with the others at their bottom, and each one raised when
+    it falls short (ScaNN's reorder_k) with the bisected one at its top, where raising happens."""
     from ann_bench.sweep import config
     from ann_bench.tune.space import space_for
 
@@ -229,24 +231,36 @@ def test_tuning_declarations_hold(name, data):
         pytest.skip(f"{name}'s library is not installed")
     cls = registry.get(name)
     monotone = [k for k, p in cls.query_params.items() if p.monotone]
-    assert len(monotone) == 1 and cls.query_params[monotone[0]].tune, "exactly one monotone query parameter, with a range"
+    assert monotone and all(cls.query_params[k].tune for k in monotone), "a monotone query parameter to bisect, each with a range"
     for k, p in (cls.build_params | cls.query_params).items():
         assert p.needs is None or p.needs in cls.build_params, f"{k} needs {p.needs!r}, which is no build parameter"
-    space = space_for(config.parse({"algorithms": {name: {}}}).algorithms[0], N)  # every range resolved and checked at N
+    # every range resolved and checked at N, with what the raised parameters need switched on (IVF-PQ's refine)
+    on = {p.needs: [True] for p in map(cls.query_params.get, monotone[1:]) if p.needs and cls.build_params[p.needs].type is bool}
+    space = space_for(config.parse({"algorithms": {name: {"build": on} if on else {}}}).algorithms[0], N)
     for d in space.build + space.query:
         assert d.fixed or (d.lo < d.hi and (not d.log or d.lo > 0)), d
+    assert space.monotone == monotone[0] and space.raised == tuple(monotone[1:])
     x, q = data
     metric = next(iter(cls.metrics))
     build = cls.accurate_params(N)[0]
-    plan = space.bisection(build, {d.name: d.choices[0] if d.choices else d.type(d.lo) for d in space.query}, (0.9,), K)
+    bottom = {d.name: d.choices[0] if d.choices else d.type(d.lo) for d in space.query}
+    plan = space.bisection(build, bottom, (0.9,), K)
+    assert [r.param for r in plan.raises] == monotone[1:], "every raised parameter applies to the accurate build"
     index = cls(metric, DIM, threads=1, **build)
     index.fit(x)
     truth, _ = exact_knn(q, x, K, metric)
-    values = np.unique(np.geomspace(max(plan.lo, 1e-3), plan.hi, 5) if plan.log else np.linspace(plan.lo, plan.hi, 5))
-    values = np.unique(values.round().astype(int)) if plan.integer else values
-    recalls = []
-    for v in values:
-        index.set_query_params(**plan.config(v))  # with the other query parameters at the bottom of their ranges
-        recalls.append(recall(index.search_batch(index.prepare_queries(q), K, threads=1), truth))
-    assert all(b >= a - 0.02 for a, b in zip(recalls, recalls[1:])), f"{monotone[0]} {list(values)}: recall {recalls}"
-    assert recalls[-1] > recalls[0] or recalls[0] >= 0.999, f"{monotone[0]} over its range does not move recall: {recalls}"
+
+    def recalls_over(param, lo, hi, log, integer, others):
+        values = np.unique(np.geomspace(max(lo, 1e-3), hi, 5) if log else np.linspace(lo, hi, 5))
+        values = np.unique(values.round().astype(int)) if integer else values
+        out = []
+        for v in values:
+            index.set_query_params(**(others | {param: int(v) if integer else float(v)}))
+            out.append(recall(index.search_batch(index.prepare_queries(q), K, threads=1), truth))
+        assert all(b >= a - 0.02 for a, b in zip(out, out[1:])), f"{param} {list(values)}: recall {out}"
+        assert out[-1] > out[0] or out[0] >= 0.999, f"{param} over its range does not move recall: {out}"
+
+    recalls_over(plan.param, plan.lo, plan.hi, plan.log, plan.integer, bottom)
+    for r in plan.raises:
+        d = space.dim(r.param)
+        recalls_over(r.param, d.lo, r.hi, r.log, r.integer, plan.config(plan.hi))

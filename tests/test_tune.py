@@ -75,6 +75,56 @@ def test_a_guess_gallops_to_a_bracket_instead_of_starting_at_the_top():
     assert smallest_reaching(Curve(saturating(40)), 0.95, 1, 100, guess=50).value is None  # galloped to the top: unreachable
 
 
+def _capped(cap):
+    """A hand-made recall over two monotone knobs: leaves (saturating) capped by what the re-scored
+    candidates allow, ``cap(reorder_k)``."""
+    return lambda q: min(1 - math.exp(-q["leaves"] / 40), cap(q["reorder_k"]))
+
+
+def _plan(targets, start, top, ratio=1.0):
+    from ann_bench.sweep.query_plan import Bisection, Raise
+
+    return Bisection("leaves", 1, 1000, tuple(targets), 10, ratio=ratio, fixed={"reorder_k": start},
+                     raises=(Raise("reorder_k", top),))
+
+
+def _measured(plan, recall):
+    from ann_bench.sweep import query_plan
+
+    seen = []
+    query_plan.run(plan.to_json(), lambda q: seen.append(q) or recall(q))
+    assert len({tuple(sorted(q.items())) for q in seen}) == len(seen), "every configuration measured once"
+    assert len(seen) <= plan.max_configs(), (len(seen), plan.max_configs())
+    return seen
+
+
+def test_a_second_knob_is_raised_when_the_first_falls_short():
+    """ScaNN-like: 0.9 and 0.95 need only leaves at reorder_k 100; 0.99 is out of reach there
+    (capped at 0.98) and needs reorder_k 200 (cap 0.99), where the smallest leaves reaching it is
+    185. Nothing is raised further than needed, and the lower targets stay at the start."""
+    recall = _capped(lambda r: 1 - 2 / r)
+    seen = _measured(_plan([0.9, 0.95, 0.99], 100, 2000), recall)
+    assert max(q["reorder_k"] for q in seen) == 200
+    at = {t: min((q["leaves"] for q in seen if q["reorder_k"] == r and recall(q) >= t), default=None)
+          for t, r in ((0.9, 100), (0.95, 100), (0.99, 200))}
+    assert at == {0.9: 93, 0.95: 120, 0.99: 185}  # ceil(-40 ln(1 - t)): each boundary exact at ratio 1
+    assert {"leaves": 184, "reorder_k": 200} in seen  # the value below the answer was tried and missed
+    assert not any(q["reorder_k"] == 200 and q["leaves"] > 1000 for q in seen)
+
+
+def test_raising_to_the_top_and_still_short_is_unreachable_with_the_top_measured():
+    from ann_bench.sweep import query_plan
+
+    recall = _capped(lambda r: 0.985)  # the second knob cannot help either
+    plan = _plan([0.99], 100, 400, ratio=1.15)
+    seen = _measured(plan, recall)
+    assert [q["reorder_k"] for q in seen if q["leaves"] == seen[0]["leaves"]] == [100, 200, 400]  # raised in turn, at one point
+    assert {"leaves": 1000, "reorder_k": 400} in seen  # the whole range searched at the top: unreachable stands on it
+    assert "raising reorder_k up to 400 when short" in query_plan.describe(plan.to_json())
+    # a plan without raises never measures the second knob elsewhere than where it was given
+    assert {q["reorder_k"] for q in _measured(_plan([0.99], 100, 100), recall)} == {100}
+
+
 # --- goals, and choosing among measured points ------------------------------------------------
 
 def test_goals_parse_and_bad_ones_are_named():
@@ -130,6 +180,13 @@ def test_a_query_parameter_is_not_searched_when_the_build_turns_off_what_it_need
     assert k_factor({"refine": [False]}).choices == (1,)
     assert not k_factor({"refine": [True]}).fixed
     assert not k_factor({"refine": [False, True]}).fixed
+
+    # raised when nprobe falls short, on a build with refine only
+    space = space_for(config.parse({"algorithms": {"faiss-ivfpq": {"build": {"refine": [False, True]}}}}).algorithms[0], 100_000)
+    assert space.raised == ("k_factor",) and "k_factor raised when short" in space.describe()
+    raises = {refine: space.bisection({"nlist": 64, "refine": refine}, {"k_factor": 4}, (0.9,), 10).raises for refine in (False, True)}
+    assert raises[False] == () and [(r.param, r.hi) for r in raises[True]] == [("k_factor", 64)]
+    assert space_for(config.parse({"algorithms": {"faiss-ivfpq": {"build": {"refine": [False]}}}}).algorithms[0], 100_000).raised == ()
 
 
 # --- a real tuning run on a small generated workload -------------------------------------------
@@ -192,6 +249,28 @@ def test_tuning_finds_each_target_boundary_in_ordinary_result_files(workload, tm
     after = {p: p.stat().st_mtime_ns for p in results.rglob("*.hdf5")}
     assert all(after[p] == t for p, t in before.items()) and len(after) == len(before) + 2
     assert all(r["builds"] == 4 for r in rows)
+
+
+def test_a_tuning_run_raises_k_factor_where_nprobe_alone_falls_short(workload, tmp_path):
+    """IVF-PQ with refine, started at k_factor 8 (the middle of 1..64): even every list probed
+    re-ranks too few candidates for recall 0.9, so k_factor is doubled until the top of nprobe's
+    range reaches each target, and nprobe is bisected there; without raising, both goals would
+    be answered "no configuration reached"."""
+    from ann_bench.results.table import gather
+
+    alg = {"faiss-ivfpq": {"build": {"nlist": [16], "m": [2], "nbits": [4], "refine": [True]}, "query": {"k_factor": [1, 64]}}}
+    rows, _ = _tune(workload, tmp_path / "tune", trials=1, algorithms=alg)
+    assert [r["answer"] for r in rows] == ["met", "met"]
+    df = gather(tmp_path / "tune")
+    start = df[df["query.k_factor"] == 8]
+    assert len(start) and start["recall@10"].max() < 0.9  # where it started: short of both targets at any nprobe
+    assert set(df["query.k_factor"]) <= {8, 16, 32, 64}  # doubled, from the sampled start
+    for r in rows:
+        k_factor = int(r["query_params"].split("k_factor=")[1].split(",")[0])
+        assert k_factor > 8 and r["recall@10"] >= float(r["goal"].split(">= ")[1])
+        # raised no further than needed: half of it, every list probed, missed the target
+        half = df[(df["query.k_factor"] == k_factor // 2)]
+        assert half["recall@10"].max() < float(r["goal"].split(">= ")[1])
 
 
 def test_unreachable_goal_is_answered_plainly(workload, tmp_path):

@@ -96,7 +96,7 @@ def max_steps(lo, hi, *, ratio: float, log: bool, integer: bool) -> int:
     return math.ceil(math.log2(span)) if span > 1 else 0
 
 
-def _gallop(v, lo, hi, up: bool, log: bool, integer: bool, width: float):
+def gallop(v, lo, hi, up: bool, log: bool, integer: bool, width: float):
     """The next value from ``v`` toward ``hi`` (``up``) or ``lo``: twice (half) the value on a log
     scale, ``width`` further on a linear one; clamped to the range, never ``v`` itself."""
     if log and lo > 0:
@@ -128,7 +128,7 @@ def smallest_reaching(curve: Curve, target: float, lo, hi, *, ratio: float = 1.1
         v = int(round(v)) if curve.integer else v
         up = curve(v) < target
         while (curve(v) < target) == up and v != (hi if up else lo):  # until the target is crossed
-            v = _gallop(v, lo, hi, up, log, curve.integer, (hi - lo) / 8)
+            v = gallop(v, lo, hi, up, log, curve.integer, (hi - lo) / 8)
         reach = [v for v, r in curve.points.items() if lo <= v <= hi and r >= target]
     if not reach and curve(hi) < target:  # the most the range allows is not enough
         value, recall = curve.best()

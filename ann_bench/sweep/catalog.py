@@ -55,17 +55,21 @@ def _range(p: Param) -> str:
     return "any"
 
 
-def _tuning(p: Param) -> str:
-    if p.monotone:
+def _tuning(p: Param, bisected: str | None) -> str:
+    """How ``ann-bench tune`` treats the parameter; ``bisected``: the adapter's bisected one, when
+    ``p`` is a later monotone parameter."""
+    if p.monotone and not bisected:
         return f"bisected in {p.tune[0]}..{p.tune[1]}" if p.tune else "monotone"
     if p.tune:
-        return f"tuned in {p.tune[0]}..{p.tune[1]}" + (" (log)" if p.log else "")
+        return (f"tuned in {p.tune[0]}..{p.tune[1]}" + (" (log)" if p.log else "")
+                + (f", raised when {bisected} falls short" if p.monotone else ""))
     return ""
 
 
 def params_table(cls) -> list[str]:
     """Build and query parameters, one aligned row each."""
-    rows = [(kind, name, p.type.__name__, str(p.default), _range(p), _tuning(p),
+    first = next((name for name, p in cls.query_params.items() if p.monotone), None)
+    rows = [(kind, name, p.type.__name__, str(p.default), _range(p), _tuning(p, first if name != first else None),
              p.help + (f" (only with {p.needs})" if p.needs else ""))
             for kind, params in (("build", cls.build_params), ("query", cls.query_params)) for name, p in params.items()]
     if not rows:

@@ -20,7 +20,8 @@ class Param:
     # for ``ann-bench tune``: the range it searches, (lo, hi), each a number, a size-relative
     # value ('4*sqrt(N)') or, for a query parameter, a build parameter's name ('nlist');
     # ``log``: searched on a log scale; ``monotone``: a query parameter whose recall grows with
-    # its value, found by bisection on each built index instead of sampled
+    # its value: the first one an adapter declares is found by bisection on each built index
+    # instead of sampled; a later one is sampled, and raised when the first one falls short
     tune: tuple | None = None
     log: bool = False
     monotone: bool = False

@@ -7,14 +7,42 @@ parameters held fixed and recall targets at one depth k: the worker measures the
 result file will report (k-NN recall of the 1-thread batch answers), and records each one
 exactly like a grid point. In a job and a run definition a grid is a list, a bisection a
 ``{"bisect": {...}}`` mapping.
+
+Some indexes have a second knob that caps recall whatever the first one does: ScaNN re-scores
+only ``reorder_k`` candidates however many leaves it searches, IVF-PQ with refine re-ranks
+``k * k_factor``. When the bisected parameter's whole range falls short of a target, a
+bisection's *raises* double such a parameter (one at a time, up to its top), each time trying
+the bisected parameter where recall had stopped growing, and bisect again once that reaches
+the target.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from .bisect import Curve, max_steps, smallest_reaching
+from .bisect import Curve, gallop, max_steps, smallest_reaching
+
+
+@dataclass(frozen=True)
+class Raise:
+    """A query parameter, also monotone in recall, doubled (``log``; else stepped by an eighth of
+    ``hi``) up to ``hi`` when the bisected one cannot reach a target."""
+
+    param: str
+    hi: float
+    integer: bool = True
+    log: bool = True
+
+    def up(self, value):
+        return gallop(value, value, self.hi, True, self.log, self.integer, self.hi / 8)
+
+    def steps(self, value) -> int:
+        n = 0
+        while value < self.hi:
+            value, n = self.up(value), n + 1
+        return n
 
 
 @dataclass(frozen=True)
@@ -29,24 +57,30 @@ class Bisection:
     ratio: float = 1.15
     fixed: dict = field(default_factory=dict)
     guesses: tuple = ()  # (target, value) pairs: where a similar index reached each target
+    raises: tuple[Raise, ...] = ()  # raised in turn when the whole range of ``param`` falls short
 
     def to_json(self) -> dict:
-        return {"bisect": asdict(self) | {"targets": list(self.targets), "guesses": [list(g) for g in self.guesses]}}
+        return {"bisect": asdict(self) | {"targets": list(self.targets), "guesses": [list(g) for g in self.guesses],
+                                          "raises": [asdict(r) for r in self.raises]}}
 
     @classmethod
     def from_json(cls, spec: dict) -> "Bisection":
         b = dict(spec["bisect"])
-        return cls(**(b | {"targets": tuple(b["targets"]), "guesses": tuple(tuple(g) for g in b.get("guesses", ()))}))
+        return cls(**(b | {"targets": tuple(b["targets"]), "guesses": tuple(tuple(g) for g in b.get("guesses", ())),
+                           "raises": tuple(Raise(**r) for r in b.get("raises", ()))}))
 
-    def config(self, value) -> dict:
-        return self.fixed | {self.param: int(value) if self.integer else float(value)}
+    def config(self, value, fixed: dict | None = None) -> dict:
+        """The query parameters with ``param`` at ``value`` and the others at ``fixed`` (default: as given)."""
+        return (self.fixed if fixed is None else fixed) | {self.param: int(value) if self.integer else float(value)}
 
     def max_configs(self) -> int:
         """About this many configurations, for progress and budgets: the upper end, then per target
-        a bisection of the whole range and its lower end (shared points and guesses make it
-        fewer; a guess far off can make it a few more)."""
+        a bisection of the whole range and its lower end, and with raises one point per raise
+        and one more bisection (shared points and guesses make it fewer; a guess far off can make
+        it a few more)."""
         steps = max_steps(self.lo, self.hi, ratio=self.ratio, log=self.log, integer=self.integer)
-        return 1 + len(self.targets) * (steps + 1)
+        raised = sum(r.steps(self.fixed[r.param]) for r in self.raises)
+        return 1 + len(self.targets) * (steps + 1) + (raised + steps + 1 if raised else 0)
 
 
 def is_bisection(queries) -> bool:
@@ -63,7 +97,8 @@ def describe(queries) -> str:
         return f"{len(queries)} configurations"
     b = Bisection.from_json(queries)
     return (f"bisection on {b.param} in [{b.lo:g}, {b.hi:g}] for recall@{b.k} "
-            f"{', '.join(f'{t:g}' for t in b.targets)}" + (f" with {b.fixed}" if b.fixed else ""))
+            f"{', '.join(f'{t:g}' for t in b.targets)}" + (f" with {b.fixed}" if b.fixed else "")
+            + "".join(f", raising {r.param} up to {r.hi:g} when short" for r in b.raises))
 
 
 def run(queries, measure: Callable[[dict], float | None]) -> None:
@@ -74,7 +109,28 @@ def run(queries, measure: Callable[[dict], float | None]) -> None:
             measure(q)
         return
     b = Bisection.from_json(queries)
-    curve = Curve(lambda v: measure(b.config(v)), integer=b.integer)
-    guesses = dict(b.guesses)
-    for target in sorted(b.targets):
-        smallest_reaching(curve, target, b.lo, b.hi, ratio=b.ratio, log=b.log, guess=guesses.get(target))
+    curves: dict = {}  # the other query parameters' values -> the bisected parameter's curve at them
+
+    def curve(fixed: dict) -> Curve:
+        key = json.dumps(fixed, sort_keys=True)
+        if key not in curves:
+            curves[key] = Curve(lambda v: measure(b.config(v, fixed)), integer=b.integer)
+        return curves[key]
+
+    fixed, guesses = dict(b.fixed), dict(b.guesses)
+    for target in sorted(b.targets):  # a raise made for one target holds for the higher ones
+        found = smallest_reaching(curve(fixed), target, b.lo, b.hi, ratio=b.ratio, log=b.log, guess=guesses.get(target))
+        if not found.reached and b.raises:
+            fixed = _raise(b, curve, fixed, target, found.best_value)
+
+
+def _raise(b: Bisection, curve: Callable[[dict], Curve], fixed: dict, target: float, at) -> dict:
+    """Raise ``b.raises`` in turn from ``fixed``, trying the bisected parameter at ``at`` (where
+    recall stopped growing) each time, until that reaches ``target``; then bisect below it. With
+    every raise at its top and the target still missed, the bisected parameter's whole range is
+    searched once more (its top measured: the answer "unreachable" stands on it). The raised values."""
+    for r in b.raises:
+        while fixed[r.param] < r.hi and curve(fixed)(at) < target:  # the first check: measured already
+            fixed = fixed | {r.param: r.up(fixed[r.param])}
+    smallest_reaching(curve(fixed), target, b.lo, b.hi, ratio=b.ratio, log=b.log, guess=at)
+    return fixed

@@ -5,10 +5,12 @@ bounds resolved at the workload's N), unless ``algorithms.yaml`` wrote it: sever
 narrow the range to their span, one value fixes it. A parameter without a declared range
 takes its grid's values as choices (one value: fixed). A query parameter that ``needs`` a
 build parameter the file turns off (IVF-PQ's k_factor without refine) stays at its default.
-The one query parameter declared
+The first query parameter declared
 ``monotone`` is not sampled: each built index finds its smallest value reaching the recall
 target by bisection (:mod:`ann_bench.sweep.query_plan`), up to a bound that may name a build
-parameter (``nprobe`` up to ``nlist``).
+parameter (``nprobe`` up to ``nlist``). A later monotone one (ScaNN's ``reorder_k``, IVF-PQ's
+``k_factor``) is sampled like any other and, on a build where the first one's whole range
+falls short of a target, raised up to the top of its range.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..errors import ConfigError
 from ..sweep import registry
 from ..sweep.config import Algorithm
 from ..sweep.params import Param
-from ..sweep.query_plan import Bisection
+from ..sweep.query_plan import Bisection, Raise
 from ..sweep.relative import is_relative, parse as parse_relative, resolve
 
 
@@ -71,14 +73,18 @@ class Space:
     query: tuple[Dim, ...]  # sampled or fixed alongside each build
     monotone: str  # the query parameter found by bisection
     monotone_param: Param
+    raised: tuple[str, ...] = ()  # sampled query parameters also monotone: raised when ``monotone`` falls short
 
     def bisection(self, build: dict, query: dict, targets, k: int, *, ratio: float = 1.15, guesses: dict | None = None) -> Bisection:
         """The query plan for one built index: bisection on the monotone parameter toward ``targets``,
         starting from ``guesses`` ({target: value} found on earlier builds) where given."""
         p = self.monotone_param
         lo, hi = (_bound(b, p, build, self.n, f"{self.adapter}.query.{self.monotone}.tune") for b in p.tune)
+        params = registry.get(self.adapter).query_params
+        raises = tuple(Raise(d.name, d.hi, d.type is int, d.log) for d in map(self.dim, self.raised)
+                       if params[d.name].needs is None or build.get(params[d.name].needs))
         return Bisection(self.monotone, lo, hi, tuple(sorted(targets)), k, integer=p.type is int, log=p.log and lo > 0,
-                         ratio=ratio, fixed=query, guesses=tuple(sorted((guesses or {}).items())))
+                         ratio=ratio, fixed=query, guesses=tuple(sorted((guesses or {}).items())), raises=raises)
 
     def center(self) -> dict:
         """Optuna parameters of the middle of the space: the first build a study measures."""
@@ -90,7 +96,7 @@ class Space:
 
     def describe(self) -> str:
         parts = [d.describe() for d in (*self.build, *self.query)]
-        return "; ".join(parts + [f"{self.monotone} by bisection"])
+        return "; ".join(parts + [f"{self.monotone} by bisection"] + [f"{r} raised when short" for r in self.raised])
 
 
 def _bound(value, param: Param, build: dict, n: int, where: str):
@@ -127,4 +133,5 @@ def space_for(alg: Algorithm, n: int, source: str = "algorithms.yaml") -> Space:
     query = tuple(Dim(k, p.type, choices=(p.default,)) if p.needs in off
                   else _dim(k, p, [q[k] for q in grids.query], f"query.{k}" in alg.given, n, f"{where}.query.{k}")
                   for k, p in cls.query_params.items() if k != monotone[0])
-    return Space(alg.name, alg.adapter, n, build, query, monotone[0], cls.query_params[monotone[0]])
+    raised = tuple(d.name for d in query if d.name in monotone[1:] and not d.choices)  # a value the file fixes stays
+    return Space(alg.name, alg.adapter, n, build, query, monotone[0], cls.query_params[monotone[0]], raised)

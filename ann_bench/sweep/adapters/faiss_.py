@@ -194,7 +194,7 @@ class FaissIVFPQ(_FaissIVF):
     query_params = {
         "nprobe": Param(int, 1, min=1, help="inverted lists visited per query", tune=(1, "nlist"), log=True, monotone=True),
         "k_factor": Param(int, 1, min=1, help="with refine: candidates re-ranked = k * k_factor", tune=(1, 64), log=True,
-                          needs="refine"),
+                          monotone=True, needs="refine"),
     }
 
     @classmethod

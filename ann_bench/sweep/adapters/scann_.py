@@ -26,7 +26,7 @@ class ScaNN(Adapter):
         "leaves_to_search": Param(int, 1, min=1, help="partitions searched per query", tune=(1, "num_leaves"), log=True,
                                   monotone=True),
         "reorder_k": Param(int, 100, min=1, help="candidates re-scored exactly per query", tune=(20, 2000), log=True,
-                           needs="reorder"),
+                           monotone=True, needs="reorder"),
     }
 
     def _fit(self, x):
