@@ -125,6 +125,18 @@ def test_raising_to_the_top_and_still_short_is_unreachable_with_the_top_measured
     assert {q["reorder_k"] for q in _measured(_plan([0.99], 100, 100), recall)} == {100}
 
 
+def test_a_plan_without_raises_is_written_as_before_raises_existed():
+    """Earlier tuned result files keep matching their run definition (not measured again)."""
+    from ann_bench.sweep.query_plan import Bisection
+
+    plain = Bisection("nprobe", 1, 64, (0.9,), 10, fixed={}, guesses=((0.9, 4),))
+    assert plain.to_json() == {"bisect": {"param": "nprobe", "lo": 1, "hi": 64, "targets": [0.9], "k": 10, "integer": True,
+                                          "log": True, "ratio": 1.15, "fixed": {}, "guesses": [[0.9, 4]]}}
+    assert Bisection.from_json(plain.to_json()) == plain
+    raised = _plan([0.99], 100, 400)
+    assert Bisection.from_json(raised.to_json()) == raised
+
+
 # --- goals, and choosing among measured points ------------------------------------------------
 
 def test_goals_parse_and_bad_ones_are_named():

@@ -60,8 +60,13 @@ class Bisection:
     raises: tuple[Raise, ...] = ()  # raised in turn when the whole range of ``param`` falls short
 
     def to_json(self) -> dict:
-        return {"bisect": asdict(self) | {"targets": list(self.targets), "guesses": [list(g) for g in self.guesses],
-                                          "raises": [asdict(r) for r in self.raises]}}
+        """The plan as a run definition holds it; without raises it is what ann-bench wrote before
+        raises existed, so earlier tuned result files still match their definition and are kept."""
+        out = asdict(self) | {"targets": list(self.targets), "guesses": [list(g) for g in self.guesses],
+                              "raises": [asdict(r) for r in self.raises]}
+        if not self.raises:
+            del out["raises"]
+        return {"bisect": out}
 
     @classmethod
     def from_json(cls, spec: dict) -> "Bisection":
