@@ -8,6 +8,13 @@ grid's builds as trials. Printed per algorithm and Recall@K target: the grid's b
 tuner's, their ratio (target >= 0.95), and what each measured (builds, query configurations;
 the tuner's target is <= 1/3 of the grid's).
 
+The grid's and the tuner's QPS come from runs up to an hour apart, and single-query timing
+drifts by about 10% over that time. So the verdict is measured again side by side: both
+winning configurations of every algorithm and target are built and timed once more in one
+sweep, in ``--rounds`` rounds (builds in alternating order), and the ratio of the best QPS each
+reached over the rounds is printed in a second table (``*``: recall fell below the target on
+that re-measurement, as a rebuild on several threads can).
+
     .venv/bin/python benchmarks/tune_vs_grid.py [--workload NAME] [--algorithms ...] [--out DIR]
         [--per-dim N] [--build-threads T] [--single-query-limit Q]
         (at 1M items: --per-dim 3 --build-threads 0; Annoy also --single-query-limit 200)
@@ -18,22 +25,24 @@ Run it with nothing else on the machine; the grid runs first, then the tuner.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ann_bench import paths
-from ann_bench.analysis.tables import best_at_targets
+from ann_bench.results.store import read_runs
 from ann_bench.results.table import gather
 from ann_bench.sweep import config
 from ann_bench.sweep.executors.local import LocalExecutor
 from ann_bench.sweep.runner import sweep
 from ann_bench.tune.answer import answer
 from ann_bench.tune.space import Dim, space_for
-from ann_bench.tune.study import Tuning, run_study
+from ann_bench.tune.study import Tuning, best_meeting, points, run_study
 from ann_bench.tune.targets import goals
 from ann_bench.workloads import format as wformat
 
@@ -71,6 +80,63 @@ def grid_entry(name: str, n: int, per_dim: int | None = None) -> tuple[dict, int
     return base | {"build": build, "query": query}, math.prod(len(v) for v in build.values())
 
 
+def winners(files, goals) -> dict:
+    """Per Recall@K target: the fastest point of these result files that meets it (a row, with its file)."""
+    frames = [points(Path(f), goals[0].k) for f in sorted(set(files))]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return {g.recall: best_meeting(df, g, "qps_single") for g in goals}
+
+
+def configuration(row) -> tuple[dict, dict]:
+    """The full build and query parameters a measured point ran with, as its result file records them."""
+    r = next(r for r in read_runs(Path(row["file"])) if r.get("requested_params") == row["requested_params"])
+    return ({k.removeprefix("build."): v for k, v in r.items() if k.startswith("build.")},
+            {k.removeprefix("query."): v for k, v in r.items() if k.startswith("query.")})
+
+
+def side_by_side(cfg: config.SweepConfig, wpath: Path, won: dict, out: Path, rounds: int) -> pd.DataFrame:
+    """Every winning configuration (``won``: {(algorithm, side, target): row}) built and measured
+    again in one sweep per round, the order of builds and of the queries on each reversed every
+    other round. One row per
+    winner and round: its QPS and recall now."""
+    entries = {}  # (algorithm, build) -> the queries to measure on it
+    for (name, _, _), row in won.items():
+        build, query = configuration(row)
+        queries = entries.setdefault((name, json.dumps(build, sort_keys=True)), [])
+        if query not in queries:
+            queries.append(query)
+    algs = {a.name: a for a in cfg.algorithms}
+    entries = [replace(algs[name], build=[json.loads(build)], query=queries) for (name, build), queries in entries.items()]
+    rows = []
+    for i in range(rounds):
+        folder = out / f"round{i + 1}"
+        order = [replace(e, query=e.query[::-1]) for e in entries[::-1]] if i % 2 else entries
+        sweep(replace(cfg, algorithms=order), [wpath], folder, executor=LocalExecutor(threads=1))
+        again = gather(folder)
+        again = again[(again["search"] == "knn") & (again["k"] == 10) & (again["status"] == "ok")]
+        for (name, side, t), row in won.items():
+            hit = again[(again["algorithm"] == name) & (again["build_params"] == row["build_params"])
+                        & (again["query_params"] == row["query_params"])]
+            rows.append({"algorithm": name, "side": side, "target": t, "round": i + 1,
+                         "qps": float(hit["qps_single"].max()), "recall": float(hit["recall@10"].max())})
+    return pd.DataFrame(rows)
+
+
+def verdict(again: pd.DataFrame) -> pd.DataFrame:
+    """Per algorithm and target: the best QPS each side reached over the rounds, and their ratio."""
+    rows = []
+    for (name, t), g in again.groupby(["algorithm", "target"], sort=False):
+        side = {s: g[g["side"] == s] for s in ("grid", "tuned")}
+        if any(d.empty for d in side.values()):
+            continue
+        qps = {s: d["qps"].max() for s, d in side.items()}
+        short = {s: "*" if (d["recall"] < t).any() else "" for s, d in side.items()}
+        rows.append({"algorithm": name, "target": t, "grid qps": f"{qps['grid']:,.0f}{short['grid']}",
+                     "tuned qps": f"{qps['tuned']:,.0f}{short['tuned']}", "tuned / grid": qps["tuned"] / qps["grid"],
+                     "per round": " ".join(f"{a / b:.3f}" for a, b in zip(side["tuned"]["qps"], side["grid"]["qps"]))})
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workload", default="ml-latest-small.dot.u2i.ip")
@@ -82,6 +148,7 @@ def main() -> None:
     ap.add_argument("--build-threads", type=int, default=1, help="threads per build, 0 = all cores (default 1)")
     ap.add_argument("--single-query-limit", type=int,
                     help="queries timed one by one (default: all); fewer keeps slow configurations at 1M short")
+    ap.add_argument("--rounds", type=int, default=2, help="side-by-side re-measurements of the winners (0: none)")
     args = ap.parse_args()
     wpath = paths.find_workload(args.workload)
     n = len(wformat.read(wpath).train)
@@ -97,9 +164,8 @@ def main() -> None:
     sweep(cfg, [wpath], args.out / "grid", executor=executor)
     grid_s = time.perf_counter() - start
     gdf = gather(args.out / "grid")
-    best = best_at_targets(gdf, targets=tuple(args.targets))
     g = [*goals([f"recall@10 >= {t}" for t in args.targets])]
-    rows, tune_s = [], 0.0
+    rows, won, tune_s = [], {}, 0.0
     executor = LocalExecutor(threads=1)
     try:
         for alg in cfg.algorithms:
@@ -109,10 +175,12 @@ def main() -> None:
                                  log=lambda line: None)
             tune_s += time.perf_counter() - start
             grid_rows = gdf[(gdf["algorithm"] == alg.name) & (gdf["duplicate_of"] == "") & (gdf["status"] == "ok")]
-            for r in answer(args.workload, alg.name, files, g, "qps_single"):
-                t = float(r["goal"].split(">= ")[1])
-                gb = best[(best["algorithm"] == alg.name) & (best["target"] == t)]
-                grid_qps = float(gb["qps_single"].iloc[0]) if len(gb) else float("nan")
+            grid_best, tuned_best = winners(grid_rows["file"], g), winners(files, g)
+            for goal, r in zip(g, answer(args.workload, alg.name, files, g, "qps_single")):
+                t = goal.recall
+                if grid_best[t] is not None and tuned_best[t] is not None:
+                    won |= {(alg.name, "grid", t): grid_best[t], (alg.name, "tuned", t): tuned_best[t]}
+                grid_qps = float(grid_best[t]["qps_single"]) if grid_best[t] is not None else float("nan")
                 rows.append({"algorithm": alg.name, "target": t, "grid qps": grid_qps, "tuned qps": r.get("qps_single", float("nan")),
                              "tuned / grid": r.get("qps_single", float("nan")) / grid_qps,
                              "grid builds": builds[alg.name], "tuned builds": r["builds"],
@@ -128,6 +196,16 @@ def main() -> None:
     print(f"\n{args.workload} ({n:,} items): grid {grid_s:.0f} s, tuner {tune_s:.0f} s; tuned >= 0.95x grid in {ok.sum()} of "
           f"{len(df)}; within a third of the grid's builds and query configurations in {cheap.sum()} of {len(df)}; "
           f"median tuned / grid {df['tuned / grid'].median():.3f}")
+    if args.rounds and won:
+        start = time.perf_counter()
+        again = verdict(side_by_side(cfg, wpath, won, args.out / "side-by-side", args.rounds))
+        print(f"\nSide by side: both winners built and measured again, {args.rounds} rounds "
+              f"({time.perf_counter() - start:.0f} s; * recall below the target on a re-measurement)")
+        with pd.option_context("display.width", 250, "display.max_rows", 200):
+            print(again.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        ok = again["tuned / grid"] >= 0.95
+        print(f"\ntuned >= 0.95x grid side by side in {ok.sum()} of {len(again)}; "
+              f"median tuned / grid {again['tuned / grid'].median():.3f}")
 
 
 if __name__ == "__main__":
