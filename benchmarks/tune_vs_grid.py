@@ -11,9 +11,11 @@ the tuner's target is <= 1/3 of the grid's).
 The grid's and the tuner's QPS come from runs up to an hour apart, and single-query timing
 drifts by about 10% over that time. So the verdict is measured again side by side: both
 winning configurations of every algorithm and target are built and timed once more in one
-sweep, in ``--rounds`` rounds (builds in alternating order), and the ratio of the best QPS each
-reached over the rounds is printed in a second table (``*``: recall fell below the target on
-that re-measurement, as a rebuild on several threads can).
+sweep, in ``--rounds`` rounds (builds in alternating order), each mode timed for at least
+``--min-time`` seconds (``settings.min_time_s``: at 10-40 us per query a pass takes milliseconds
+and the machine's speed drifts on a scale of a second, see benchmarks/timing_noise.py), and the
+ratio of the best QPS each reached over the rounds is printed in a second table (``*``: recall
+fell below the target on that re-measurement, as a rebuild on several threads can).
 
     .venv/bin/python benchmarks/tune_vs_grid.py [--workload NAME] [--algorithms ...] [--out DIR]
         [--per-dim N] [--build-threads T] [--single-query-limit Q]
@@ -94,7 +96,7 @@ def configuration(row) -> tuple[dict, dict]:
             {k.removeprefix("query."): v for k, v in r.items() if k.startswith("query.")})
 
 
-def side_by_side(cfg: config.SweepConfig, wpath: Path, won: dict, out: Path, rounds: int) -> pd.DataFrame:
+def side_by_side(cfg: config.SweepConfig, wpath: Path, won: dict, out: Path, rounds: int, min_time: float) -> pd.DataFrame:
     """Every winning configuration (``won``: {(algorithm, side, target): row}) built and measured
     again in one sweep per round, the order of builds and of the queries on each reversed every
     other round. One row per
@@ -107,6 +109,7 @@ def side_by_side(cfg: config.SweepConfig, wpath: Path, won: dict, out: Path, rou
             queries.append(query)
     algs = {a.name: a for a in cfg.algorithms}
     entries = [replace(algs[name], build=[json.loads(build)], query=queries) for (name, build), queries in entries.items()]
+    cfg = cfg.with_settings(min_time_s=min_time)
     rows = []
     for i in range(rounds):
         folder = out / f"round{i + 1}"
@@ -149,6 +152,7 @@ def main() -> None:
     ap.add_argument("--single-query-limit", type=int,
                     help="queries timed one by one (default: all); fewer keeps slow configurations at 1M short")
     ap.add_argument("--rounds", type=int, default=2, help="side-by-side re-measurements of the winners (0: none)")
+    ap.add_argument("--min-time", type=float, default=1.0, help="seconds each mode is timed for in the side-by-side rounds")
     args = ap.parse_args()
     wpath = paths.find_workload(args.workload)
     n = len(wformat.read(wpath).train)
@@ -198,8 +202,8 @@ def main() -> None:
           f"median tuned / grid {df['tuned / grid'].median():.3f}")
     if args.rounds and won:
         start = time.perf_counter()
-        again = verdict(side_by_side(cfg, wpath, won, args.out / "side-by-side", args.rounds))
-        print(f"\nSide by side: both winners built and measured again, {args.rounds} rounds "
+        again = verdict(side_by_side(cfg, wpath, won, args.out / "side-by-side", args.rounds, args.min_time))
+        print(f"\nSide by side: both winners built and measured again, {args.rounds} rounds, each mode timed >= {args.min_time:g} s "
               f"({time.perf_counter() - start:.0f} s; * recall below the target on a re-measurement)")
         with pd.option_context("display.width", 250, "display.max_rows", 200):
             print(again.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

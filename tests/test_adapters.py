@@ -95,6 +95,19 @@ def test_adapter_conformance(name, metric, data):
         again.fit(x)
         again.set_query_params(**query)
         np.testing.assert_array_equal(again.search_batch(pq, K, threads=1), first, err_msg="declared deterministic")
+        # and where the build shows: accurate settings search (nearly) everything, the cheapest
+        # setting of each monotone query parameter only what this build put near the query
+        cheap = query | {n: lowest(p) for n, p in cls.query_params.items() if p.monotone}
+        one.set_query_params(**cheap)
+        again.set_query_params(**cheap)
+        np.testing.assert_array_equal(again.search_batch(pq, K, threads=1), one.search_batch(pq, K, threads=1),
+                                      err_msg=f"declared deterministic, at {cheap}")
+
+
+def lowest(p):
+    """The bottom of a monotone query parameter's range: of its tuning range where that is a number."""
+    lo = p.tune[0] if p.tune else p.min
+    return p.type(lo if isinstance(lo, (int, float)) else p.min)
 
 
 @pytest.mark.parametrize("name", registry.names())

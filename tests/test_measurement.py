@@ -11,7 +11,8 @@ import pytest
 
 from ann_bench.analysis.tables import best_at_targets
 from ann_bench.results.table import gather, measured
-from ann_bench.sweep import load, record
+from ann_bench.h5util import get_json
+from ann_bench.sweep import load, record, worker
 from ann_bench.sweep.runner import dry_run, sweep
 from ann_bench.workloads import format as wformat
 from ann_bench.workloads.groundtruth import exact_knn
@@ -78,11 +79,41 @@ def test_resume_measures_again_what_changed(workload, tmp_path):
     assert [o.status for o in sweep(cfg(wider), [workload], results, progress=False)] == ["kept", "ok"]
 
     for settings, why in (({"k": [10]}, "settings.k [10, 100] -> [10]"), ({"repeats": 2}, "settings.repeats 1 -> 2"),
-                          ({"recall_epsilon": 0.01}, "settings.recall_epsilon"), ({"filtered_k": 5}, "settings.filtered_k")):
+                          ({"recall_epsilon": 0.01}, "settings.recall_epsilon"), ({"filtered_k": 5}, "settings.filtered_k"),
+                          ({"min_time_s": 0.5}, "settings.min_time_s None -> 0.5")):
         lines = dry_run(cfg(wider, **settings), [workload], results)
         assert all(line.startswith("run") and why in line for line in lines), lines
     # a limit does not change what is measured
     assert all(line.startswith("keep") for line in dry_run(cfg(wider, query_timeout_s=5), [workload], results))
+
+
+def test_short_passes_are_repeated_until_the_minimum_time():
+    # hand-made passes of 1/8 s: eight make 1 s; never fewer than `repeats`; zero-time passes stop at the cap
+    assert worker._passes(lambda i: 0.125, 3, 1.0) == [0.125] * 8
+    assert len(worker._passes(lambda i: 0.125, 3, 0.0)) == 3 and len(worker._passes(lambda i: 0.125, 10, 1.0)) == 10
+    assert len(worker._passes(lambda i: 0.0, 3, 1.0)) == worker.MAX_PASSES
+    # the fastest pass is kept, whichever it was
+    best, times = worker._fastest(lambda i: np.full(4, [0.3, 0.1, 0.2][i]), 3, 0.0)
+    assert (best == 0.1).all() and times == pytest.approx([1.2, 0.4, 0.8])
+
+
+def test_min_time_s_times_every_mode_for_at_least_that_long(workload, tmp_path):
+    algs = {"faiss-flat": {}}
+    sweep(cfg(algs, k=[10]), [workload], tmp_path / "once", progress=False)
+    sweep(cfg(algs, k=[10], min_time_s=0.2), [workload], tmp_path / "long", progress=False)
+    passes = {}
+    for name in ("once", "long"):
+        with h5py.File(rows(tmp_path / name, "faiss-flat", search="knn").iloc[0]["file"]) as f:
+            passes[name] = {m: get_json(f["query/000/k010"], "metrics")[f"{m}_all"] for m in ("batch_1t_s", "single_pass_s")}
+            passes[name]["filtered_pass_s"] = get_json(f["query/000/filtered"], "metrics")["filtered_pass_s_all"]
+    assert all(len(p) == 1 for p in passes["once"].values()), passes["once"]
+    for mode, p in passes["long"].items():  # 40 queries take well under 0.2 s: many passes, up to the cap
+        assert len(p) > 1 and (sum(p) >= 0.2 or len(p) == worker.MAX_PASSES), (mode, len(p), sum(p))
+    # the setting is recorded with the run; at 0 the definition is the one written before it existed
+    with h5py.File(rows(tmp_path / "once", "faiss-flat").iloc[0]["file"]) as f:
+        assert "min_time_s" not in get_json(f, "definition")["settings"]
+    with h5py.File(rows(tmp_path / "long", "faiss-flat").iloc[0]["file"]) as f:
+        assert get_json(f, "definition")["settings"]["min_time_s"] == 0.2
 
 
 def test_import_and_warm_up_are_not_build_time_or_index_memory(workload, tmp_path):

@@ -39,6 +39,9 @@ SETTINGS = {
     "k": Param(int, DEPTHS, min=1, max=1000,
                help="retrieval depths: each query configuration is timed and scored asking for each (a list, default [10, 100])"),
     "repeats": Param(int, 3, min=1, help="passes per query mode; the best is kept, all recorded"),
+    "min_time_s": Param(float, 0.0, min=0, max=60,
+                        help="more passes per query mode until they took this long in all (at most 1000): "
+                             "passes of a few milliseconds are at the mercy of every timer interrupt; 0: exactly `repeats`"),
     "build_threads": Param(int, 1, min=0,
                            help="threads per index build (1: reproducible builds where the library allows; 0: all cores)"),
     "build_repeats": Param(int, 1, min=1, max=100,

@@ -35,7 +35,8 @@ REC_KS = (10, 50)
 STDERR_TAIL = 4000
 SCORING_VERSION = 2  # 2: depths, every mode scored, query item dropped, filtered end-to-end recall
 # settings that change what is measured (the limits only decide whether a run may finish)
-MEASUREMENT_SETTINGS = ("k", "repeats", "recall_epsilon", "single_query_limit", "filtered_k", "build_threads")
+MEASUREMENT_SETTINGS = ("k", "repeats", "recall_epsilon", "single_query_limit", "filtered_k", "build_threads", "min_time_s")
+UNSET_BEFORE = {"min_time_s": 0.0}  # settings added later: at this value a definition is written as before them
 
 
 def slug(params: dict) -> str:
@@ -54,7 +55,8 @@ def definition(*, adapter: str, build: dict, repeat: int, queries: list[dict], s
     cls = registry.get(adapter)
     return {
         "adapter": adapter, "build": build, "build_repeat": repeat, "queries": queries,
-        "settings": {k: settings[k] for k in MEASUREMENT_SETTINGS}, "threads_all": threads_all,
+        "settings": {k: settings[k] for k in MEASUREMENT_SETTINGS if UNSET_BEFORE.get(k, ...) != settings[k]},
+        "threads_all": threads_all,
         "versions": machine.versions((cls.distribution,)), "workload_hash": workload_hash,
         "scoring_version": SCORING_VERSION,
     }

@@ -187,7 +187,7 @@ def _job(r: Run, cfg: SweepConfig, threads_all: int, build_threads: int) -> dict
     return {
         "workload": str(Path(r.workload).resolve()), "algorithm": r.adapter, "label": r.algorithm.name, "metric": r.metric,
         "build": r.build, "build_repeat": r.repeat, "queries": r.queries, "size_relative": r.written, "k": cfg.settings["k"],
-        "repeats": cfg.settings["repeats"], "threads_all": threads_all, "build_threads": build_threads,
+        "repeats": cfg.settings["repeats"], "min_time_s": cfg.settings["min_time_s"], "threads_all": threads_all, "build_threads": build_threads,
         "single_query_limit": cfg.settings["single_query_limit"], "filtered_k": cfg.settings["filtered_k"],
         "recall_epsilon": cfg.settings["recall_epsilon"],
     }

@@ -65,16 +65,47 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
-def _timed(fn, repeats: int):
-    """Run ``fn`` ``repeats`` times; its first result and every pass's seconds."""
-    times, first = [], None
-    for r in range(repeats):
+MAX_PASSES = 1000
+
+
+def _passes(one_pass, repeats: int, min_s: float) -> list[float]:
+    """Call ``one_pass(i)`` (it returns the seconds it timed) ``repeats`` times, then again while
+    the passes took less than ``min_s`` seconds in all (up to ``MAX_PASSES``); every pass's seconds."""
+    times: list[float] = []
+    while len(times) < repeats or (sum(times) < min_s and len(times) < MAX_PASSES):
+        times.append(one_pass(len(times)))
+    return times
+
+
+def _timed(fn, repeats: int, min_s: float = 0.0):
+    """Run ``fn`` (see :func:`_passes` for how often); its first result and every pass's seconds."""
+    first = []
+
+    def one(i: int) -> float:
         start = time.perf_counter()
         out = fn()
-        times.append(time.perf_counter() - start)
-        if r == 0:
-            first = out
-    return first, times
+        seconds = time.perf_counter() - start
+        if i == 0:
+            first.append(out)
+        return seconds
+
+    times = _passes(one, repeats, min_s)
+    return first[0], times
+
+
+def _fastest(one_pass, repeats: int, min_s: float):
+    """Per-query latencies of the fastest of the passes ``one_pass(i)`` returns (see
+    :func:`_passes`), and every pass's total seconds."""
+    best = []
+
+    def one(i: int) -> float:
+        lat = one_pass(i)
+        if not best or lat.sum() < best[0].sum():
+            best[:] = [lat]
+        return float(lat.sum())
+
+    times = _passes(one, repeats, min_s)
+    return best[0], times
 
 
 def single_pass(search_one, singles, k: int):
@@ -102,15 +133,16 @@ def _exclusions(f, n: int) -> list | None:
     return [np.sort(ids[offsets[i] : offsets[i + 1]]).astype(np.int64) for i in range(n)]
 
 
-def filtered_passes(index, singles, exclude, k: int, repeats: int) -> dict:
+def filtered_passes(index, singles, exclude, k: int, repeats: int, min_s: float = 0.0) -> dict:
     """Single-query filtered search: the fastest pass's latencies and the first pass's ids."""
     import numpy as np
 
     from .adapters.base import pad
 
-    found, times = [], []
+    found = []
     clock = time.perf_counter
-    for r in range(repeats):
+
+    def one(r: int):
         lat = np.empty(len(singles))
         for i, (v, ex) in enumerate(zip(singles, exclude)):
             t0 = clock()
@@ -118,9 +150,10 @@ def filtered_passes(index, singles, exclude, k: int, repeats: int) -> dict:
             lat[i] = clock() - t0
             if r == 0:
                 found.append(out)
-        times.append(lat)
-    best = min(times, key=lambda lat: lat.sum())
-    return {"filtered_ids": pad(found, k), "filtered_latencies": best, "filtered_pass_s": np.array([t.sum() for t in times])}
+        return lat
+
+    best, times = _fastest(one, repeats, min_s)
+    return {"filtered_ids": pad(found, k), "filtered_latencies": best, "filtered_pass_s": np.array(times)}
 
 
 def save_npz(path: Path, raw: dict) -> None:
@@ -162,28 +195,28 @@ def prepare_library(cls, metric: str, dim: int) -> dict:
     return out
 
 
-def _measure_depth(index, cls, pq, singles, k: int, repeats: int, threads_all: int, status) -> dict:
-    """Batch at 1 thread, batch at all cores and single-query passes at one depth;
-    ``status(mode)`` announces each pass (a timeout applies to each)."""
+def _measure_depth(index, cls, pq, singles, k: int, repeats: int, min_s: float, threads_all: int, status) -> dict:
+    """Batch at 1 thread, batch at all cores and single-query passes at one depth, each mode
+    ``repeats`` times or more (:func:`_passes`); ``status(mode)`` announces each mode (a timeout
+    applies to each)."""
     import numpy as np
 
     from ..threads import set_threads
 
     status("batch 1 thread")
-    ids_1t, batch1 = _timed(lambda: index.search_batch(pq, k, 1), repeats)
+    ids_1t, batch1 = _timed(lambda: index.search_batch(pq, k, 1), repeats, min_s)
     raw = {"ids_batch_1t": np.asarray(ids_1t, dtype=np.int64), "batch_1t_s": np.array(batch1), "batch_nt_s": np.zeros(0)}
     if cls.threaded_batch and threads_all > 1:
         status(f"batch {threads_all} threads")
-        ids_nt, batch_n = _timed(lambda: index.search_batch(pq, k, threads_all), repeats)
+        ids_nt, batch_n = _timed(lambda: index.search_batch(pq, k, threads_all), repeats, min_s)
         raw |= {"ids_batch_nt": np.asarray(ids_nt, dtype=np.int64), "batch_nt_s": np.array(batch_n)}
     set_threads(1)  # the all-cores batch pass raised the libraries' thread counts
     from .adapters.base import pad
 
     status("single")
-    passes = [single_pass(index.search_one, singles, k) for _ in range(repeats)]
+    latencies, passes = _fastest(lambda _: single_pass(index.search_one, singles, k), repeats, min_s)
     answers = [index.search_one(v, k) for v in singles]  # untimed: the single-query mode's answers, to score
-    return raw | {"ids_single": pad(answers, k), "latencies": min(passes, key=lambda lat: lat.sum()),
-                  "single_pass_s": np.array([lat.sum() for lat in passes])}
+    return raw | {"ids_single": pad(answers, k), "latencies": latencies, "single_pass_s": np.array(passes)}
 
 
 def run(job_dir: Path) -> None:
@@ -239,6 +272,7 @@ def run(job_dir: Path) -> None:
     write_json(job_dir / "meta.json", meta)
 
     repeats, depths = int(job["repeats"]), sorted(int(k) for k in job["k"])
+    min_s = float(job.get("min_time_s", 0.0))
     seen: dict = {}  # (depth, effective params) -> the first query configuration that used them
     recalls: dict = {}  # query configuration -> recall@k at a bisection's depth (steering only)
     steer = query_plan.is_bisection(job["queries"])
@@ -267,7 +301,7 @@ def run(job_dir: Path) -> None:
                 continue
             seen[key] = qi
             with measured_load(rec):
-                raw = _measure_depth(index, cls, pq, singles, asked, repeats, threads_all,
+                raw = _measure_depth(index, cls, pq, singles, asked, repeats, min_s, threads_all,
                                      lambda mode: _status(job_dir, f"query {qi} k={depth} {mode}"))
             save_npz(job_dir / npz_name(qi, depth), raw)
             if depth == steer_k:
@@ -281,7 +315,7 @@ def run(job_dir: Path) -> None:
                 seen[key] = qi
                 _status(job_dir, f"query {qi} filtered")
                 with measured_load(rec):
-                    raw = filtered_passes(index, singles, exclude, fk, repeats)
+                    raw = filtered_passes(index, singles, exclude, fk, repeats, min_s)
                 save_npz(job_dir / npz_name(qi, "filtered"), raw)
         meta["queries"].append(record)
         write_json(job_dir / "meta.json", meta)

@@ -15,6 +15,7 @@ class ScaNN(Adapter):
     module = "scann"
     distribution = "scann"
     metrics = {"ip": NATIVE, "l2": NATIVE, "cosine": NORMALIZE_IP}
+    deterministic = False  # its k-means tree differs between builds, even on one training thread
     build_params = {
         "num_leaves": Param(int, 1000, min=1, help="partitions of the tree", tune=("sqrt(N)/4", "4*sqrt(N)"), log=True),
         "avq_threshold": Param(float, 0.2, min=0.0, help="anisotropic quantisation threshold (ip/cosine)"),
