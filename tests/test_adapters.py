@@ -11,7 +11,7 @@ import pytest
 
 from ann_bench.errors import ConfigError
 from ann_bench.sweep import registry
-from ann_bench.sweep.adapters.base import NotFittedError
+from ann_bench.sweep.adapters.base import IN_PLACE, REBUILD, NotFittedError
 from ann_bench.sweep.adapters.reduction import reduced_name
 from ann_bench.threads import available_cores
 from ann_bench.workloads.groundtruth import exact_knn
@@ -108,6 +108,47 @@ def lowest(p):
     """The bottom of a monotone query parameter's range: of its tuning range where that is a number."""
     lo = p.tune[0] if p.tune else p.min
     return p.type(lo if isinstance(lo, (int, float)) else p.min)
+
+
+@pytest.mark.parametrize("name, metric", cases())
+def test_a_changing_catalog_keeps_every_promise(name, metric, data):
+    """What the streaming replay does: build on half of the items, add the other half, remove a
+    third of all. An adapter that updates in place never returns a removed id from a plain search;
+    an add-only one never from a search that filters the removed ids; both find the live items
+    as exact search over them does; one that can do neither refuses, saying to rebuild."""
+    if not registry.installed(name):
+        pytest.skip(f"{name}'s library is not installed")
+    x, q = data
+    cls = registry.get(name)
+    build, query = cls.accurate_params(N)
+    index = cls(metric, DIM, threads=1, **build)
+    index.fit(x[: N // 2])
+    if index.updates == REBUILD:
+        with pytest.raises(NotImplementedError, match="rebuild"):
+            index.add(x[N // 2 :])
+        return
+    index.add(x[N // 2 : 3 * N // 4])
+    index.add(x[3 * N // 4 :])  # twice: the ids run on from the last add
+    removed = np.sort(np.random.default_rng(4).choice(N, N // 3, replace=False))
+    live = np.setdiff1d(np.arange(N), removed)
+    if index.updates == IN_PLACE:
+        index.remove(removed[: len(removed) // 2])
+        index.add(np.zeros((0, DIM), np.float32))  # nothing added between removals changes nothing
+        index.remove(removed[len(removed) // 2 :])
+    else:
+        with pytest.raises(NotImplementedError, match="cannot remove"):
+            index.remove(removed)
+    index.set_query_params(**query)
+    pq = index.prepare_queries(q)
+    singles = index.split_queries(pq)
+    if index.updates == IN_PLACE:
+        found = [np.asarray(ids) for ids in index.search_batch(pq, K, threads=1)] + [np.asarray(index.search_one(v, K)) for v in singles]
+    else:
+        found = [np.asarray(index.search_one_filtered(v, K, removed), dtype=np.int64) for v in singles]
+    assert not any(np.isin(ids, removed).any() for ids in found), "a removed id was returned"
+    ids, _ = exact_knn(q, x[live], K, metric)
+    truth = live[ids]
+    assert recall([f[:K] for f in found[-NQ:]], truth) >= 0.9, "live items not found"
 
 
 @pytest.mark.parametrize("name", registry.names())

@@ -1,4 +1,5 @@
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,32 @@ def test_catalog_keeps_filtered_movies(ml):
     assert p.n_items == len(ml.movies)
     assert 0 < p.items["in_core"].sum() < p.n_items
     assert p.items.loc[p.interactions["item_idx"].unique(), "in_core"].all()
+
+
+def test_items_carry_when_they_were_first_and_last_rated(ml):
+    # a movie nobody rated, and low ratings that the positive threshold drops: times count every rating
+    movies = pd.concat([ml.movies, ml.movies.iloc[:1].assign(item_id=9_999, title="Unrated (2001)")], ignore_index=True)
+    ratings = ml.ratings.copy()
+    ratings.loc[0, "rating"] = 0.5
+    p = prepare(replace(ml, movies=movies, ratings=ratings), PrepConfig(min_rating=4.0))
+    items = p.items.set_index("item_id")
+    for item_id in items.index:
+        ts = [int(t) for i, t in zip(ratings["item_id"], ratings["timestamp"]) if i == item_id]
+        row = items.loc[item_id]
+        assert (row["first_rated"], row["last_rated"], row["n_ratings"]) == ((min(ts), max(ts), len(ts)) if ts else (-1, -1, 0))
+    assert items.loc[9_999, "n_ratings"] == 0 and (items["n_ratings"] > 0).sum() == len(items) - 1
+
+
+def test_a_prepared_file_without_rating_times_is_prepared_again(tmp_path):
+    folder = write_release(tmp_path / "src", "dat", n_users=80, n_items=50, per_user=20)
+    variant = variant_for(zip_release(folder), "dat")
+    args = dict(root=tmp_path / "prepared", cache_dir=tmp_path / "c", source=folder)
+    p, path = store.load_or_prepare(variant, PrepConfig(), **args)
+    old = replace(p, items=p.items.drop(columns=["first_rated", "last_rated", "n_ratings"]))
+    store.save(old, path)  # as an earlier ann-bench wrote it
+    again, _ = store.load_or_prepare(variant, PrepConfig(), **args)
+    pd.testing.assert_frame_equal(again.items, p.items, check_dtype=False)
+    assert "first_rated" in store.load(path).items
 
 
 def test_deterministic_and_round_trips(ml, tmp_path):

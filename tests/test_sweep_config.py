@@ -84,3 +84,6 @@ def test_command_line_settings_replace_the_files_and_are_checked_alike(tmp_path)
     assert c.with_settings(k=[50, 10], repeats=1).settings | {} == c.settings | {"k": [10, 50], "repeats": 1}
     with pytest.raises(ConfigError, match=r"command line: --k/--repeats.k\[0\]: 5000 is above the maximum 1000"):
         c.with_settings(k=[5000], repeats=2)
+    assert c.with_settings(min_time_s=1).settings["min_time_s"] == 1.0
+    with pytest.raises(ConfigError, match=r"command line: --min-time-s.min_time_s: 600.0 is above the maximum 60"):
+        c.with_settings(min_time_s=600.0)

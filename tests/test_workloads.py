@@ -46,6 +46,9 @@ def test_builds_u2i_and_i2i_with_exact_ground_truth(bundle, tmp_path):
     assert set(ip.relevant[row]) == set(inter[inter.split == TEST].item_idx)
     assert set(ip.seen[row]) == set(inter[inter.split.isin((TRAIN, VAL))].item_idx)
     assert ip.attrs["synthetic"] is False and "two-tower" in ip.attrs["quality"]
+    # when each movie was first and last rated, row for row (what a streaming replay orders arrivals by)
+    np.testing.assert_array_equal(ip.item_first_rated, p.items["first_rated"])
+    np.testing.assert_array_equal(ip.item_last_rated, p.items["last_rated"])
     # filtered ground truth: the exact top 100 among the movies each user has not seen
     f_ids, _ = exact_knn(ip.test, ip.train, 100, "ip", exclude=[ip.seen[i] for i in range(len(ip.test))])
     np.testing.assert_array_equal(ip.filtered_neighbors, f_ids)
@@ -100,6 +103,11 @@ def test_scale_up_keeps_real_items_and_is_marked_synthetic(bundle, tmp_path):
     assert len(w.train) == 2_000 and w.attrs["synthetic"] is True and w.attrs["synthetic_items"] == 2_000 - p.n_items
     np.testing.assert_array_equal(w.train[: p.n_items], real.train)
     assert (w.item_ids[p.n_items :] == -1).all()
+    # synthetic items get the first and last rating times of real rated movies, pair by pair
+    np.testing.assert_array_equal(w.item_first_rated[: p.n_items], real.item_first_rated)
+    real_pairs = set(zip(real.item_first_rated[real.item_first_rated >= 0], real.item_last_rated[real.item_first_rated >= 0]))
+    synthetic_pairs = list(zip(w.item_first_rated[p.n_items :], w.item_last_rated[p.n_items :]))
+    assert set(synthetic_pairs) <= real_pairs and len(set(synthetic_pairs)) > 1
     # the norm distribution is preserved (inner-product search depends on it)
     rn, sn = np.linalg.norm(real.train, axis=1), np.linalg.norm(w.train[p.n_items :], axis=1)
     assert sn.min() >= rn.min() - 1e-4 and sn.max() <= rn.max() + 1e-4
@@ -158,6 +166,13 @@ def test_broken_files_give_clear_errors(tmp_path):
         wformat.read(tmp_path / "missing.hdf5")
     with pytest.raises(DataError, match="does not exist"):
         wformat.read(tmp_path / "nope.hdf5")
+    later = np.arange(50, dtype=np.int64)
+    with pytest.raises(DataError, match="item 3 was first rated at 3 and last at 2"):
+        wformat.write(wformat.Workload("t", "l2", x, q, ids, d, item_first_rated=later, item_last_rated=np.where(later == 3, 2, later)),
+                      tmp_path / "times.hdf5")
+    with pytest.raises(DataError, match="'item_first_rated' has 49 entries, expected 50"):
+        wformat.write(wformat.Workload("t", "l2", x, q, ids, d, item_first_rated=later[1:], item_last_rated=later[1:]),
+                      tmp_path / "times.hdf5")
 
 
 def test_what_the_metric_costs_on_a_hand_made_case():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import paths
-from .options import add_results_option, at_least, positive, results_dir
+from .options import add_results_option, at_least, non_negative, positive, results_dir
 from ..errors import AnnBenchError
 
 
@@ -15,7 +15,7 @@ def cmd_sweep(args) -> int:
 
     cfg = sweep_config.load(args.config)
     build = sweep_config.parse_assignments(args.build) if args.build else None
-    cfg = cfg.narrowed(algorithms=args.algorithms, build=build).with_settings(k=args.k, repeats=args.repeats)
+    cfg = cfg.narrowed(algorithms=args.algorithms, build=build).with_settings(k=args.k, repeats=args.repeats, min_time_s=args.min_time_s)
     names = args.workloads or cfg.workloads
     if not names:
         raise AnnBenchError(f"no workloads: list them under 'workloads:' in {args.config} or pass --workloads NAME ...")
@@ -139,6 +139,8 @@ def register(sub) -> None:
     sw.add_argument("--build", help="a single build configuration, e.g. 'M=16,ef_construction=200'")
     sw.add_argument("--k", type=at_least(1), nargs="+", help="retrieval depths recall is measured at (default: the file's settings.k)")
     sw.add_argument("--repeats", type=at_least(1), help="timed passes per query configuration (default: the file's settings.repeats)")
+    sw.add_argument("--min-time-s", type=non_negative,
+                    help="more passes until each query mode took this many seconds (default: the file's settings.min_time_s)")
     sw.add_argument("--force", action="store_true", help="rerun runs that already have a result file")
     sw.add_argument("--retry-failed", action="store_true", help="rerun runs that failed before")
     sw.add_argument("--dry-run", action="store_true", help="print what would run and why (new, changed settings, ...), measure nothing")

@@ -70,13 +70,15 @@ class Prepared:
 
     ``items`` is the whole catalog (every movie, rated or not) so that every movie gets an
     embedding; ``items.in_core`` marks those that survived the k-core filter, which are the
-    candidates in recommendation-quality evaluation.
+    candidates in recommendation-quality evaluation. ``first_rated`` and ``last_rated`` (unix
+    seconds, -1 for a movie nobody rated) and ``n_ratings`` count every rating of the release,
+    before any filter: when each movie entered and left the catalog people used.
     """
 
     name: str
     config: PrepConfig
     interactions: pd.DataFrame  # user_idx, item_idx, timestamp, rating, split
-    items: pd.DataFrame  # item_id, title, year, genres, in_core
+    items: pd.DataFrame  # item_id, title, year, genres, in_core, first_rated, last_rated, n_ratings
     users: pd.DataFrame  # user_id (+ gender, age, occupation where known)
     summary: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
@@ -133,6 +135,15 @@ def _time_split(df: pd.DataFrame, cfg: PrepConfig) -> tuple[np.ndarray, dict]:
     return split, cut
 
 
+RATING_TIMES = ("first_rated", "last_rated", "n_ratings")
+
+
+def rating_times(ratings: pd.DataFrame) -> pd.DataFrame:
+    """Per item id: its first and last rating's timestamp and its number of ratings (all ratings)."""
+    g = ratings.groupby("item_id")["timestamp"]
+    return pd.DataFrame({"first_rated": g.min(), "last_rated": g.max(), "n_ratings": g.size()}).astype(np.int64)
+
+
 def prepare(ml: MovieLens, cfg: PrepConfig) -> Prepared:
     """Threshold, k-core and split one parsed release."""
     pos = ml.ratings[ml.ratings["rating"] >= cfg.min_rating]
@@ -152,6 +163,9 @@ def prepare(ml: MovieLens, cfg: PrepConfig) -> Prepared:
 
     items = ml.movies.sort_values("item_id").reset_index(drop=True)
     items["in_core"] = items["item_id"].isin(core["item_id"].unique())
+    times = rating_times(ml.ratings).reindex(items["item_id"].to_numpy())
+    for col in RATING_TIMES:  # a movie nobody rated: -1, -1 and 0
+        items[col] = times[col].fillna(0 if col == "n_ratings" else -1).to_numpy(dtype=np.int64)
     item_idx = pd.Index(items["item_id"])
     user_ids = np.sort(core["user_id"].unique())
     users = pd.DataFrame({"user_id": user_ids})

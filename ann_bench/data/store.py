@@ -8,7 +8,7 @@ from pathlib import Path
 from ..h5util import atomic_h5, get_json, open_h5, read_frame, set_json, write_frame
 from .preprocess import PrepConfig, Prepared
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: items' first_rated, last_rated and n_ratings
 
 
 def prepared_path(root: Path, name: str, cfg: PrepConfig) -> Path:
@@ -54,13 +54,14 @@ def load_or_prepare(
     """The prepared split for (variant, cfg): read from ``root`` if there, else built and saved."""
     from .fetch import fetch
     from .parse import load as parse
-    from .preprocess import prepare, warn_if_few_test_users
+    from .preprocess import RATING_TIMES, prepare, warn_if_few_test_users
 
     path = prepared_path(root, variant.name, cfg)
     if path.exists() and not force:
         p = load(path)
-        warn_if_few_test_users(p)
-        return p, path
+        if all(c in p.items for c in RATING_TIMES):  # else made before items carried them: prepared again
+            warn_if_few_test_users(p)
+            return p, path
     src = fetch(variant, cache_dir=cache_dir, source=source, download_ok=download_ok, verify=verify)
     p = prepare(parse(src), cfg)
     return p, save(p, path)

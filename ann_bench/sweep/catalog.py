@@ -9,7 +9,7 @@ import inspect
 import sys
 
 from . import registry
-from .adapters.base import NATIVE, NORMALIZE_IP
+from .adapters.base import ADD_ONLY, IN_PLACE, NATIVE, NORMALIZE_IP, REBUILD
 from .adapters.reduction import possible
 from .params import Param
 
@@ -80,6 +80,10 @@ def params_table(cls) -> list[str]:
     return [fmt.format(*r).rstrip() for r in (head, *rows)]
 
 
+UPDATES = {IN_PLACE: "added and removed in place", ADD_ONLY: "added in place; removed items filtered out of answers",
+           REBUILD: "rebuilt (no adding or removing in place)"}
+
+
 def describe(name: str) -> str:
     """Everything about one adapter, in a few lines."""
     cls = registry.get(name)
@@ -88,6 +92,7 @@ def describe(name: str) -> str:
                              ("threaded batch search", cls.threaded_batch), ("filters while searching", cls.native_filter)) if on]
     if flags:
         lines.append(f"  promises: {', '.join(flags)}")
+    lines.append(f"  catalog changes: {UPDATES[cls.updates]}")
     return "\n".join(lines + params_table(cls))
 
 

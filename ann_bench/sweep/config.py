@@ -119,7 +119,8 @@ class SweepConfig:
         given = {k: v for k, v in overrides.items() if v is not None}
         if not given:
             return self
-        return replace(self, settings=_settings(self.settings | given, "command line: --" + "/--".join(given)))
+        flags = "/".join(f"--{k.replace('_', '-')}" for k in given)
+        return replace(self, settings=_settings(self.settings | given, f"command line: {flags}"))
 
 
 def _coerce(values: dict, schema: dict[str, Param]) -> dict:

@@ -69,6 +69,8 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
     n_real = len(items)
     item_ids = vec["item_ids"].astype(np.int64)
     titles = np.asarray(p.items["title"], dtype=object)
+    # when each movie was first and last rated (a split prepared before they were recorded has none)
+    first, last = (p.items[c].to_numpy(np.int64) if c in p.items else None for c in ("first_rated", "last_rated"))
     base_attrs: dict = {"synthetic": False, "n_real_items": n_real}
     if spec.scale:
         if spec.scale < n_real:
@@ -81,6 +83,9 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
         items = grown
         item_ids = np.concatenate([item_ids, np.full(spec.scale - n_real, -1, np.int64)])
         titles = np.concatenate([titles, np.full(spec.scale - n_real, "", dtype=object)])
+        if first is not None:
+            more = wscale.draw_times(first, last, spec.scale - n_real, seed=spec.seed)
+            first, last = np.concatenate([first, more[0]]), np.concatenate([last, more[1]])
         base_attrs |= {
             "synthetic": True,
             "synthetic_items": spec.scale - n_real,
@@ -128,6 +133,7 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
             name=name, metric=metric, train=items, test=queries, neighbors=ids, distances=dists,
             item_ids=item_ids, item_titles=titles, query_ids=query_ids, relevant=rel, seen=seen_r,
             filtered_neighbors=f_ids, filtered_distances=f_dists, self_ids=self_ids,
+            item_first_rated=first, item_last_rated=last,
             attrs={k: v for k, v in common.items() if kind == "u2i" or k != "metric_comparison"} | {"kind": kind, "k": spec.k, "ground_truth_seconds": time.perf_counter() - start},
         )
         paths.append(wformat.write(w, under(out_dir, name, what="workload name", suffix=".hdf5")))

@@ -2,7 +2,8 @@
 
 ann-benchmarks datasets: ``train`` (base vectors), ``test`` (queries), ``neighbors``
 (int32 top-k exact ids), ``distances``, attributes ``distance``, ``point_type``,
-``dimension``. On top, optional: item ids and titles, query ids, each query's held-out
+``dimension``. On top, optional: item ids and titles, when each item was first and last
+rated (unix seconds, -1: never), query ids, each query's held-out
 relevant items and already-seen items (ragged, as base row numbers), the model's config
 and quality metrics, the preprocessing summary, a content hash and a format version.
 A plain ann-benchmarks file (e.g. glove-100-angular.hdf5) loads through the same reader.
@@ -22,7 +23,8 @@ from ..errors import DataError
 from ..h5util import STR, atomic_h5, open_h5, set_json
 from .groundtruth import CHUNK_ROWS, METRICS, exact_distances, exact_knn, row_norms
 
-FORMAT_VERSION = 3  # 2: filtered ground truth; 3: self_ids (item-to-item queries' own rows)
+FORMAT_VERSION = 4  # 2: filtered ground truth; 3: self_ids (item-to-item queries' own rows); 4: item rating times
+ITEM_TIMES = ("item_first_rated", "item_last_rated")
 # ann-benchmarks' names for our metrics, and the names we accept when reading
 ANN_BENCHMARKS_DISTANCE = {"ip": "ip", "cosine": "angular", "l2": "euclidean"}
 _FROM_ANNB = {"ip": "ip", "dot": "ip", "inner_product": "ip", "angular": "cosine", "cosine": "cosine", "euclidean": "l2", "l2": "l2"}
@@ -71,6 +73,10 @@ class Workload:
     # base, and is never one of its own answers (the ground truth leaves it out; the sweep
     # asks the index for one more answer and drops it)
     self_ids: np.ndarray | None = None
+    # per base item, its first and last rating (unix seconds; -1: never rated; a synthetic item
+    # has the times of a real one drawn at random): when it entered and left the catalog
+    item_first_rated: np.ndarray | None = None
+    item_last_rated: np.ndarray | None = None
     attrs: dict = field(default_factory=dict)
 
     @property
@@ -115,6 +121,9 @@ def write(w: Workload, path: Path) -> Path:
             f.create_dataset("item_titles", data=np.asarray(w.item_titles, dtype=object), dtype=STR, compression="gzip")
         if w.query_ids is not None:
             f.create_dataset("query_ids", data=w.query_ids)
+        for key in ITEM_TIMES:
+            if getattr(w, key) is not None:
+                f.create_dataset(key, data=np.asarray(getattr(w, key), dtype=np.int64))
         for key in ("relevant", "seen"):
             r = getattr(w, key)
             if r is not None:
@@ -162,10 +171,18 @@ def validate(w: Workload, path: Path | str = "workload") -> None:
         bad(f"'neighbors' {w.neighbors.shape} and 'distances' {w.distances.shape} must have one row per query ({len(w.test)}).")
     if w.neighbors.size and (w.neighbors.min() < 0 or w.neighbors.max() >= len(w.train)):
         bad("'neighbors' holds ids outside the base vectors.")
-    for key, n in (("item_ids", len(w.train)), ("item_titles", len(w.train)), ("query_ids", len(w.test))):
+    for key, n in (("item_ids", len(w.train)), ("item_titles", len(w.train)), ("query_ids", len(w.test)),
+                   ("item_first_rated", len(w.train)), ("item_last_rated", len(w.train))):
         v = getattr(w, key)
         if v is not None and len(v) != n:
             bad(f"'{key}' has {len(v)} entries, expected {n}.")
+    first, last = w.item_first_rated, w.item_last_rated
+    if (first is None) != (last is None):
+        bad("'item_first_rated' and 'item_last_rated' come together: give both or neither.")
+    if first is not None and ((first < -1) | (last < -1) | ((first < 0) != (last < 0)) | (last < first)).any():
+        i = int(np.flatnonzero((first < -1) | (last < -1) | ((first < 0) != (last < 0)) | (last < first))[0])
+        bad(f"item {i} was first rated at {first[i]} and last at {last[i]}: expected first <= last, both -1 for a "
+            "movie never rated.")
     for key in ("relevant", "seen"):
         r = getattr(w, key)
         if r is not None and len(r) != len(w.test):
@@ -253,6 +270,7 @@ def _from_file(f: h5py.File, path: Path) -> tuple[Workload, str | None]:
         filtered_neighbors=f["filtered_neighbors"][()].astype(np.int32) if "filtered_neighbors" in f else None,
         filtered_distances=f["filtered_distances"][()].astype(np.float32) if "filtered_distances" in f else None,
         self_ids=f["self_ids"][()].astype(np.int64) if "self_ids" in f else None,
+        **{key: f[key][()].astype(np.int64) for key in ITEM_TIMES if key in f},
         attrs={k: _attr_value(v) for k, v in f.attrs.items() if k not in _PLAIN_ATTRS},
     )
     return w, stored_hash

@@ -3,7 +3,9 @@
 MovieLens catalogs have 10k-90k items; production catalogs have millions. The mixture is
 k-means clusters, each a full-covariance Gaussian, and every sample is rescaled to a norm
 drawn from its cluster's real norms, because inner-product search depends on the norm
-distribution (popular items tend to have larger norms).
+distribution (popular items tend to have larger norms). Each synthetic item gets the first
+and last rating times of a real rated item drawn at random (:func:`draw_times`), so a replay of
+the catalog's arrivals has the real distribution of arrival times and lifetimes.
 """
 
 from __future__ import annotations
@@ -71,3 +73,13 @@ def sample(m: Mixture, n: int, *, seed: int = 0, chunk: int = 200_000, out: np.n
             target = rng.choice(m.norms[k], size=len(sel))
             block[sel] = x * (target / np.where(norm == 0, 1, norm))[:, None]
     return out
+
+
+def draw_times(first: np.ndarray, last: np.ndarray, n: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """First and last rating times for ``n`` synthetic items: each the pair of a real item that
+    was rated (``first >= 0``), drawn at random with replacement; -1 when none was rated."""
+    rated = np.flatnonzero(np.asarray(first) >= 0)
+    if not len(rated):
+        return np.full(n, -1, np.int64), np.full(n, -1, np.int64)
+    pick = np.random.default_rng([seed, 1]).choice(rated, size=n)  # a stream apart from the vectors'
+    return np.asarray(first, np.int64)[pick], np.asarray(last, np.int64)[pick]

@@ -30,6 +30,7 @@ from ..params import Param, check_params
 NATIVE = "native"
 NORMALIZE_IP = "normalize+ip"
 ALL_NATIVE = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
+IN_PLACE, ADD_ONLY, REBUILD = "in place", "add only", "rebuild"  # Adapter.updates
 
 
 class NotFittedError(AnnBenchError):
@@ -53,6 +54,10 @@ class Adapter:
     seed_param: ClassVar[str | None] = None  # the build parameter that seeds the build, if any
     exact: ClassVar[bool] = False  # exact search (the baseline an index must beat)
     native_filter: ClassVar[bool] = False  # the library skips excluded ids while searching
+    # how a changing catalog reaches the index (the streaming replay, ann_bench/stream):
+    # IN_PLACE: add() and remove() change it; ADD_ONLY: add() does, removed ids must be filtered out
+    # of answers (search_one_filtered); REBUILD: neither, the index is built again
+    updates: ClassVar[str] = REBUILD
 
     def __init__(self, metric: str, dim: int, *, threads: int = 1, **params):
         if metric not in self.metrics:
@@ -86,6 +91,26 @@ class Adapter:
         self._fit(self.prepare_base(x))
         for name in ("search_batch", "search_one", "search_one_filtered"):
             self.__dict__.pop(name, None)
+
+    def add(self, x: np.ndarray) -> None:
+        """Add vectors to a built index (``updates`` in-place or add-only); they get the next
+        ids, ``n_base`` onwards, whatever was removed before."""
+        if self.updates == REBUILD:
+            raise NotImplementedError(f"{self.name} cannot add to a built index: rebuild it.")
+        if not hasattr(self, "n_base"):
+            self._not_fitted()
+        if not len(x):
+            return
+        self._add(self.prepare_base(x), np.arange(self.n_base, self.n_base + len(x), dtype=np.int64))
+        self.n_base += len(x)
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Take ``ids`` out of every later answer (``updates`` in-place only)."""
+        if self.updates != IN_PLACE:
+            raise NotImplementedError(f"{self.name} cannot remove from a built index ({self.updates}).")
+        if not hasattr(self, "n_base"):
+            self._not_fitted()
+        self._remove(np.asarray(ids, dtype=np.int64))
 
     def set_query_params(self, **params) -> None:
         if not hasattr(self, "n_base"):
@@ -151,6 +176,12 @@ class Adapter:
         """
         ids = np.asarray(self.search_one(v, min(k + len(exclude), self.n_base)), dtype=np.int64)
         return ids[(ids >= 0) & ~is_in_sorted(ids, exclude)][:k]
+
+    def _add(self, x: np.ndarray, ids: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _remove(self, ids: np.ndarray) -> None:
+        raise NotImplementedError
 
     def save(self, path: str) -> bool:
         """Serialise to ``path`` if the library can; return whether it did."""

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..params import Param
 from ..registry import register
-from .base import NATIVE, NORMALIZE_IP, Adapter
+from .base import ADD_ONLY, IN_PLACE, NATIVE, NORMALIZE_IP, Adapter
 
 NLIST = ("sqrt(N)/4", "8*sqrt(N)")  # the inverted lists ann-bench tune searches
 
@@ -68,6 +68,9 @@ class _Faiss(Adapter):
         ids = self.index.search(v, k, params=self.search_params(sel))[1][0]
         return ids[ids >= 0]
 
+    def _add(self, x, ids):
+        self.index.add(x)  # ids run on from ntotal: n_base while nothing was removed (add-only indexes)
+
     def save(self, path: str) -> bool:
         import faiss
 
@@ -86,6 +89,7 @@ class FaissFlat(_Faiss):
     # (the conformance check measured 0.113 vs 0.112 s), so it is not declared threaded;
     # numpy-bruteforce is the exact baseline for all-cores batch
     threaded_batch = False
+    updates = ADD_ONLY  # IndexFlat.remove_ids renumbers the ids after the removed ones
 
     def _build(self, x):
         import faiss
@@ -108,6 +112,7 @@ class FaissHNSW(_Faiss):
     }
     query_params = {"ef_search": Param(int, 64, min=1, help="candidate list size while searching", tune=(1, 4096), log=True,
                                      monotone=True)}
+    updates = ADD_ONLY  # an HNSW graph in faiss grows but cannot drop a node
 
     def _build(self, x):
         import faiss
@@ -134,8 +139,16 @@ class _FaissIVF(_Faiss):
     query_params = {"nprobe": Param(int, 1, min=1, help="inverted lists visited per query (at most nlist)", tune=(1, "nlist"),
                                   log=True, monotone=True)}
 
+    updates = IN_PLACE  # inverted lists hold explicit ids: added with the next ones, removed by id
+
     def effective_query(self, k):
         return super().effective_query(k) | {"nprobe": min(self.query["nprobe"], self.params["nlist"])}
+
+    def _add(self, x, ids):
+        self.index.add_with_ids(x, ids)  # not add(): after a removal ntotal no longer is the next id
+
+    def _remove(self, ids):
+        self.index.remove_ids(ids)
 
     def factory(self) -> str:
         raise NotImplementedError
@@ -196,6 +209,17 @@ class FaissIVFPQ(_FaissIVF):
         "k_factor": Param(int, 1, min=1, help="with refine: candidates re-ranked = k * k_factor", tune=(1, 64), log=True,
                           monotone=True, needs="refine"),
     }
+
+    def __init__(self, metric: str, dim: int, **kw):
+        super().__init__(metric, dim, **kw)
+        if self.params["refine"]:  # the refine stage's flat index numbers vectors in order and removes none
+            self.updates = ADD_ONLY
+
+    def _add(self, x, ids):
+        if self.params["refine"]:
+            self.index.add(x)
+        else:
+            super()._add(x, ids)
 
     @classmethod
     def fitting_dim(cls, dim, params):

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..params import Param
 from ..registry import register
-from .base import ALL_NATIVE, Adapter
+from .base import ALL_NATIVE, IN_PLACE, Adapter, pad
 
 
 @register
@@ -23,6 +23,7 @@ class Hnswlib(Adapter):
     query_params = {"ef": Param(int, 10, min=1, help="candidate list size while searching (hnswlib uses max(ef, k))",
                                  tune=(1, 4096), log=True, monotone=True)}
     seed_param = "seed"
+    updates = IN_PLACE  # add_items with new labels; mark_deleted hides a label from every search
 
     def _fit(self, x):
         import hnswlib
@@ -40,11 +41,27 @@ class Hnswlib(Adapter):
         return {"ef": max(self.query["ef"], k)}  # hnswlib never searches with ef < k
 
     def search_batch(self, q, k, threads):
-        ids, _ = self.index.knn_query(q, k=k, num_threads=threads)  # hnswlib searches with max(ef, k)
+        try:
+            ids, _ = self.index.knn_query(q, k=k, num_threads=threads)  # hnswlib searches with max(ef, k)
+        except RuntimeError:  # fewer than k live items reachable for some query (after deletions)
+            return pad([self.search_one(v, k) for v in q], k)
         return ids.astype("int64")
 
     def search_one(self, v, k):
-        return self.index.knn_query(v, k=k, num_threads=1)[0][0]
+        try:
+            return self.index.knn_query(v, k=k, num_threads=1)[0][0]
+        except RuntimeError:  # fewer than k live items reachable: what it can give is not returned
+            return np.zeros(0, dtype=np.int64)
+
+    def _add(self, x, ids):
+        need = self.index.get_current_count() + len(x)
+        if need > self.index.get_max_elements():
+            self.index.resize_index(max(need, 2 * self.index.get_max_elements()))
+        self.index.add_items(x, ids, num_threads=self.threads)
+
+    def _remove(self, ids):
+        for i in ids.tolist():
+            self.index.mark_deleted(i)
 
     native_filter = True
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..params import Param
 from ..registry import register
-from .base import ALL_NATIVE, Adapter
+from .base import ALL_NATIVE, IN_PLACE, Adapter
 
 _METRICS = {"ip": "ip", "cosine": "cos", "l2": "l2sq"}
 
@@ -23,6 +23,7 @@ class USearch(Adapter):
     }
     query_params = {"ef": Param(int, 64, min=1, help="expansion_search (USearch uses max(ef, k))", tune=(1, 4096), log=True,
                                  monotone=True)}
+    updates = IN_PLACE  # add() under new keys, remove() by key
 
     def _fit(self, x):
         from usearch.index import Index
@@ -45,6 +46,12 @@ class USearch(Adapter):
 
     def search_one(self, v, k):
         return self.index.search(v, k).keys
+
+    def _add(self, x, ids):
+        self.index.add(ids.astype(np.uint64), x, threads=self.threads)
+
+    def _remove(self, ids):
+        self.index.remove(ids.astype(np.uint64))
 
     def save(self, path):
         self.index.save(path)

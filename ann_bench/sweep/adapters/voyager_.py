@@ -6,7 +6,7 @@ import numpy as np
 
 from ..params import Param
 from ..registry import register
-from .base import ALL_NATIVE, Adapter
+from .base import ALL_NATIVE, IN_PLACE, Adapter, pad
 
 
 @register
@@ -23,6 +23,7 @@ class Voyager(Adapter):
     query_params = {"ef": Param(int, 10, min=1, help="query_ef (Voyager uses max(ef, k))", tune=(1, 4096), log=True,
                                  monotone=True)}
     seed_param = "seed"
+    updates = IN_PLACE  # add_items under new ids; mark_deleted hides an id from every query
 
     def _fit(self, x):
         from voyager import Index, Space
@@ -39,11 +40,24 @@ class Voyager(Adapter):
         return {"ef": max(self._ef, k)}
 
     def search_batch(self, q, k, threads):
-        ids, _ = self.index.query(q, k=k, num_threads=threads, query_ef=max(self._ef, k))
+        try:
+            ids, _ = self.index.query(q, k=k, num_threads=threads, query_ef=max(self._ef, k))
+        except RuntimeError:  # fewer than k live items reachable for some query (after deletions)
+            return pad([self.search_one(v, k) for v in q], k)
         return ids.astype(np.int64)
 
     def search_one(self, v, k):
-        return self.index.query(v, k=k, query_ef=max(self._ef, k))[0]
+        try:
+            return self.index.query(v, k=k, query_ef=max(self._ef, k))[0]
+        except RuntimeError:  # fewer than k live items reachable
+            return np.zeros(0, dtype=np.int64)
+
+    def _add(self, x, ids):
+        self.index.add_items(x, ids=ids, num_threads=self.threads)
+
+    def _remove(self, ids):
+        for i in ids.tolist():
+            self.index.mark_deleted(i)
 
     def save(self, path):
         self.index.save(path)
