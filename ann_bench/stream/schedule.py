@@ -50,9 +50,6 @@ class Replay:
         """The rows live at the start, in row order."""
         return self.live_after(-1)
 
-    def __len__(self) -> int:
-        return len(self.ends)
-
     def live_after(self, b: int) -> np.ndarray:
         """The rows live once batch ``b`` is applied (-1: at the start), in row order."""
         return np.flatnonzero((self.arrive <= b) & (b < self.retire))

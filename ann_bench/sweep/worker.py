@@ -72,8 +72,10 @@ def _passes(one_pass, repeats: int, min_s: float) -> list[float]:
     """Call ``one_pass(i)`` (it returns the seconds it timed) ``repeats`` times, then again while
     the passes took less than ``min_s`` seconds in all (up to ``MAX_PASSES``); every pass's seconds."""
     times: list[float] = []
-    while len(times) < repeats or (sum(times) < min_s and len(times) < MAX_PASSES):
+    spent = 0.0
+    while len(times) < repeats or (spent < min_s and len(times) < MAX_PASSES):
         times.append(one_pass(len(times)))
+        spent += times[-1]
     return times
 
 

@@ -179,8 +179,9 @@ def validate(w: Workload, path: Path | str = "workload") -> None:
     first, last = w.item_first_rated, w.item_last_rated
     if (first is None) != (last is None):
         bad("'item_first_rated' and 'item_last_rated' come together: give both or neither.")
-    if first is not None and ((first < -1) | (last < -1) | ((first < 0) != (last < 0)) | (last < first)).any():
-        i = int(np.flatnonzero((first < -1) | (last < -1) | ((first < 0) != (last < 0)) | (last < first))[0])
+    wrong = np.zeros(0, bool) if first is None else (first < -1) | (last < -1) | ((first < 0) != (last < 0)) | (last < first)
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
         bad(f"item {i} was first rated at {first[i]} and last at {last[i]}: expected first <= last, both -1 for a "
             "movie never rated.")
     for key in ("relevant", "seen"):

@@ -216,10 +216,8 @@ class FaissIVFPQ(_FaissIVF):
             self.updates = ADD_ONLY
 
     def _add(self, x, ids):
-        if self.params["refine"]:
-            self.index.add(x)
-        else:
-            super()._add(x, ids)
+        # with refine: the add-only path of every faiss index; without: the inverted lists' ids
+        (_Faiss._add if self.params["refine"] else _FaissIVF._add)(self, x, ids)
 
     @classmethod
     def fitting_dim(cls, dim, params):
