@@ -9,7 +9,7 @@ VARIANT ?= ml-latest-small
 THREADS ?= 2
 MODEL   ?= dot
 
-.PHONY: install install-ray install-mlflow test bench bench-scale docs-scale tune data train workloads sweep results-table plots report docs notebook quality-table clean
+.PHONY: install install-ray install-mlflow test bench bench-scale bench-stream docs-scale tune data train workloads sweep results-table plots report docs notebook quality-table clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "ann-bench needs Python 3.11, 3.12 or 3.13, and none is on PATH as python3 or python3.1x: install one (apt install python3.12, or pyenv install 3.12) and run make again, or name it: make PY=/path/to/python3.12"; exit 1; }
@@ -55,6 +55,13 @@ bench-scale: $(REAL_IP) $(SCALED)
 tune: $(REAL_IP)
 	$(BIN)/ann-bench tune --config algorithms.yaml --workloads $(VARIANT).$(MODEL).u2i.ip
 	$(BIN)/ann-bench report --results results/tune
+
+## the streaming catalog: algorithms.yaml's stream: section replayed (arrivals and retirements in time order) on
+## the ip workload with every index there, and on its 1M catalog with the indexes in STREAM_1M, into results/stream
+STREAM_1M ?= hnswlib faiss-hnsw faiss-ivf annoy
+bench-stream: $(REAL_IP) datasets/workloads/$(VARIANT).$(MODEL).u2i.ip.synthetic1M.hdf5
+	$(BIN)/ann-bench stream --workloads $(VARIANT).$(MODEL).u2i.ip || test $$? -eq 1
+	$(BIN)/ann-bench stream --workloads $(VARIANT).$(MODEL).u2i.ip.synthetic1M --algorithms $(STREAM_1M) || test $$? -eq 1
 
 ## the README's scaling figure and table (docs/), from the scale report
 docs-scale:

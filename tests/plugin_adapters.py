@@ -12,10 +12,11 @@ import time
 
 import numpy as np
 
-from ann_bench.sweep.adapters.base import NATIVE, Adapter, pad
+from ann_bench.sweep.adapters.base import IN_PLACE, NATIVE, Adapter, pad
 from ann_bench.sweep.adapters.bruteforce import NumpyBruteForce
 from ann_bench.sweep.params import Param
 from ann_bench.sweep.registry import register
+from ann_bench.topk import top_k
 
 
 class _Plain(Adapter):
@@ -171,3 +172,57 @@ class NotInstalled(NumpyBruteForce):
     name = "test-not-installed"
     module = "ann_bench_no_such_library"
     distribution = "ann-bench-no-such-library"
+
+
+@register
+class ExactUpdates(NumpyBruteForce):
+    """Exact search that adds and removes in place (a removed row scores -inf): replayed, it must
+    score recall 1 at every step, so any slip in the replay's id bookkeeping shows. With
+    ``abort_at_add`` it aborts (as a failed assertion in a C extension does) at that add call:
+    a replay that crashes midway."""
+
+    name = "test-exact-updates"
+    exact = False
+    updates = IN_PLACE
+    build_params = {"abort_at_add": Param(int, 0, min=0)}
+
+    def _fit(self, x):
+        super()._fit(x)
+        self.gone, self.adds = np.zeros(len(x), bool), 0
+
+    def _add(self, x, ids):
+        self.adds += 1
+        if self.adds == self.params["abort_at_add"]:
+            os.abort()
+        self.x = np.concatenate([self.x, x])
+        self.sq = np.einsum("ij,ij->i", self.x, self.x)
+        self.gone = np.concatenate([self.gone, np.zeros(len(x), bool)])
+
+    def _remove(self, ids):
+        self.gone[ids] = True
+
+    def _scores(self, q):
+        s = super()._scores(q)
+        s[:, self.gone] = -np.inf
+        return s
+
+    def search_batch(self, q, k, threads):
+        return pad([self.search_one(v[None], k) for v in q], k)
+
+    def search_one(self, v, k):
+        return top_k(self._scores(v), min(k, int((~self.gone).sum())))[0]
+
+
+@register
+class SlowExactUpdates(ExactUpdates):
+    """:class:`ExactUpdates` taking ``sleep_ms`` per query: a replay slow enough to interrupt midway."""
+
+    name = "test-slow-exact-updates"
+    query_params = {"sleep_ms": Param(float, 20.0, min=0)}
+
+    def _set_query(self, sleep_ms):
+        self.sleep_s = sleep_ms / 1000
+
+    def search_one(self, v, k):
+        time.sleep(self.sleep_s)
+        return super().search_one(v, k)

@@ -72,3 +72,169 @@ def test_recall_against_the_live_catalog_on_a_hand_made_case():
     # fewer live items than k: the exact answer is padded and only the live ones count
     ids, _ = live_knn(np.zeros((1, 1), np.float32), base, np.array([4]), 3, "l2")
     assert ids.tolist() == [[4, -1, -1]] and live_recall([[4, 1, 2]], ids) == 1.0
+
+
+# --- the replay itself: real adapters in worker processes, on a small generated catalog -------------------
+
+from ann_bench.stream import config as stream_config, store  # noqa: E402
+from ann_bench.stream.run import replay_all  # noqa: E402
+from ann_bench.sweep import config as sweep_config  # noqa: E402
+from ann_bench.workloads import format as wformat  # noqa: E402
+from ann_bench.workloads.groundtruth import exact_knn  # noqa: E402
+
+from sweep_fixtures import plugins  # noqa: E402,F401  (the misbehaving adapters reach the workers)
+
+BATCHES = 12
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    """1,500 items on the unit sphere's neighbourhood with arrival and last-rating days."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1_500, 12)).astype(np.float32)
+    q = rng.standard_normal((30, 12)).astype(np.float32)
+    first = rng.integers(0, 1_000, len(x)) * DAY_S
+    last = first + rng.integers(0, 400, len(x)) * DAY_S
+    first[:20] = last[:20] = -1  # never rated: never live
+    ids, d = exact_knn(q, x, 10, "ip")
+    w = wformat.Workload("gen.u2i.ip", "ip", x, q, ids, d, item_first_rated=first, item_last_rated=last)
+    return wformat.write(w, tmp_path / "gen.u2i.ip.hdf5")
+
+
+def stream_cfg(algorithms: dict, **settings):
+    cfg = sweep_config.parse({"algorithms": {"faiss-flat": {}}, "stream": {
+        "batches": BATCHES, "queries": 30, "fresh_every": 5, "rebuild_every": 4, "retire_after_days": 120,
+        "build_threads": 1, **settings, "algorithms": algorithms}})
+    return stream_config.from_sweep_config(cfg), cfg.settings
+
+
+def test_a_replay_keeps_exact_books_every_step_against_an_independent_live_catalog(catalog, tmp_path):
+    # exact search that updates in place must find every live neighbour at every step: the replay's
+    # mapping of index ids to items, its live set and its ground truth all have to be right
+    scfg, settings = stream_cfg({"test-exact-updates": {}})
+    [out] = replay_all(scfg, [catalog], tmp_path / "res", settings, progress=False)
+    assert out.status == "complete", out.summary
+    attrs, steps = store.read(out.path)
+    assert len(steps) == BATCHES + 1 and (steps["recall"] == 1).all() and (steps["retired_share"] == 0).all()
+    assert steps["fresh_recall"].dropna().eq(1).all() and steps["fresh_recall"].notna().sum() == 3  # after 5, 10, 12
+    # the live catalog after each batch, by the times alone: arrived by the batch's end, last rating
+    # within 120 days before it (an arrive-and-retire-within-one-window item is never counted)
+    w = wformat.read(catalog)
+    first, retire_at = w.item_first_rated, w.item_last_rated + 120 * DAY_S
+    for _, s in steps.iterrows():
+        t = int(s["end"])
+        live = np.flatnonzero((first >= 0) & (first <= t) & (retire_at > t))
+        assert s["n_live"] == len(live)
+    assert steps["added"].sum() > 0 and steps["removed"].sum() > 0 and (steps["pending"] == 0).all()
+    # the exact answers the recall was scored against, checked by plain numpy at the last step
+    with store.open_h5(next((tmp_path / "res" / w.name).glob("truth-*.h5")), "truth") as f:
+        truth = f["neighbors"][-1]
+    t = int(steps["end"].iloc[-1])
+    live = np.flatnonzero((first >= 0) & (first <= t) & (retire_at > t))
+    order = np.argsort(-(w.test @ w.train[live].T), axis=1, kind="stable")[:, :10]
+    assert (np.sort(live[order], axis=1) == np.sort(truth, axis=1)).all()
+    # the answers: exact search serves brand-new items exactly as often as exact search does
+    from ann_bench.analysis.report import _stream_section
+    from ann_bench.analysis.stream import summary
+
+    [row] = summary(store.read_all(tmp_path / "res")).to_dict("records")
+    assert row["updates"] == "in place" and row["recall_start"] == row["recall_end"] == row["fresh_recall_end"] == 1
+    assert row["retired_returned"] == 0 and row["new_share"] == row["new_share_exact"] > 0
+    assert row["items_start"] == steps["n_live"].iloc[0] and row["batches"] == BATCHES and row["insert_per_s"] > 0
+    html = "".join(_stream_section(tmp_path / "res", tmp_path / "plots"))
+    assert "which index keeps up" in html and (tmp_path / "plots" / "stream__gen.u2i.ip.png").is_file()
+    # a second run keeps the complete result; a changed setting replays again
+    assert [o.status for o in replay_all(scfg, [catalog], tmp_path / "res", settings, progress=False)] == ["kept"]
+    scfg2, _ = stream_cfg({"test-exact-updates": {}}, new_within=2)
+    assert [o.status for o in replay_all(scfg2, [catalog], tmp_path / "res", settings, progress=False)] == ["complete"]
+
+
+def test_every_way_of_taking_changes_never_serves_a_retired_item(catalog, tmp_path):
+    scfg, settings = stream_cfg({
+        "hnswlib": {"build": {"M": 16, "ef_construction": 100}, "query": {"ef": 64}},  # in place
+        "faiss-hnsw": {"build": {"M": 16, "ef_construction": 100}, "query": {"ef_search": 64}},  # add only: filtered
+        "annoy": {"build": {"n_trees": 20}, "query": {"search_k": 4000}},  # rebuilt every 4 batches
+    })
+    outcomes = replay_all(scfg, [catalog], tmp_path / "res", settings, progress=False)
+    assert [o.status for o in outcomes] == ["complete"] * 3, [o.summary for o in outcomes]
+    by = {}
+    for o in outcomes:
+        attrs, steps = store.read(o.path)
+        by[attrs["meta"]["updates"]] = steps
+    assert set(by) == {"in place", "add only", "rebuild"}
+    for updates, steps in by.items():
+        assert (steps["retired_share"] == 0).all(), updates
+    hn, fh, an = by["in place"], by["add only"], by["rebuild"]
+    assert hn["recall"].min() > 0.8 and fh["recall"].min() > 0.8
+    # the rebuilt index is as good as new right after each rebuild, and falls behind in between
+    assert an.loc[an["step"].isin([0, 4, 8]), "recall"].min() > 0.8 and an["recall"].min() < hn["recall"].min()
+    assert (hn["filtered"] == 0).all() and fh["filtered"].iloc[-1] == fh["removed"].sum()  # add only: every retired id filtered
+    # rebuilt after every 4th batch (steps 4, 8, 12): nothing waits right after, arrivals wait in between
+    assert (an.loc[an["step"].isin([4, 8, 12]), ["pending", "filtered"]] == 0).all().all()
+    assert list(an.loc[an["rebuild_s"].notna(), "step"]) == [4, 8, 12] and (an["pending"] > 0).any()
+    # waiting arrivals cannot be found: the rebuilt index serves fewer brand-new items than exact search would
+    assert an["new_share"].sum() < an["new_share_exact"].sum()
+
+
+def test_a_replay_that_crashes_midway_is_recorded_and_replayed_next_time(catalog, tmp_path):
+    scfg, settings = stream_cfg({"crashy": {"adapter": "test-exact-updates", "build": {"abort_at_add": 6}}})
+    [out] = replay_all(scfg, [catalog], tmp_path / "res", settings, progress=False)
+    assert out.status == "failed" and "SIGABRT" in out.summary
+    attrs, steps = store.read(out.path)  # a whole, readable file with the steps done before the crash
+    assert attrs["status"] == "failed" and "SIGABRT" in attrs["reason"]
+    assert len(steps) == 6 and list(steps["step"]) == list(range(6))  # the start and batches 1-5; add 6 aborted
+    scfg, _ = stream_cfg({"crashy": {"adapter": "test-exact-updates", "build": {"abort_at_add": 0}}})
+    [out] = replay_all(scfg, [catalog], tmp_path / "res", settings, progress=False)
+    assert out.status == "complete" and len(store.read(out.path)[1]) == BATCHES + 1
+
+
+def test_a_workload_without_rating_times_says_how_to_get_them(tmp_path):
+    rng = np.random.default_rng(0)
+    x, q = rng.standard_normal((50, 4)).astype(np.float32), rng.standard_normal((3, 4)).astype(np.float32)
+    ids, d = exact_knn(q, x, 10, "ip")
+    path = wformat.write(wformat.Workload("old.u2i.ip", "ip", x, q, ids, d), tmp_path / "old.u2i.ip.hdf5")
+    scfg, settings = stream_cfg({"hnswlib": {}})
+    with pytest.raises(ConfigError, match=r"old.u2i.ip.hdf5 has no item rating times .*ann-bench data prepare"):
+        replay_all(scfg, [path], tmp_path / "res", settings, progress=False)
+
+
+def test_bad_stream_sections_are_one_line_errors():
+    with pytest.raises(ConfigError, match=r"stream.algorithms.hnswlib.query: a replay follows one index"):
+        stream_cfg({"hnswlib": {"query": {"ef": [10, 20]}}})
+    with pytest.raises(ConfigError, match=r"stream.batchs: unknown key. Did you mean 'batches'"):
+        stream_cfg({"hnswlib": {}}, batchs=3)
+    with pytest.raises(ConfigError, match=r"stream.algorithms.hnswlibb: unknown algorithm"):
+        stream_cfg({"hnswlibb": {}})
+    with pytest.raises(ConfigError, match=r"--algorithms annoy: not in"):
+        stream_cfg({"hnswlib": {}})[0].narrowed(["annoy"])
+
+
+def test_an_interrupted_replay_keeps_the_steps_it_finished(catalog, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    (tmp_path / "algorithms.yaml").write_text(yaml.safe_dump({"algorithms": {"faiss-flat": {}}, "stream": {
+        "batches": BATCHES, "queries": 30, "algorithms": {"slow": {"adapter": "test-slow-exact-updates"}}}}))
+    (tmp_path / "tmp").mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"), ANN_BENCH_HOME=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "ann_bench.cli", "stream", "--config", str(tmp_path / "algorithms.yaml"),
+                             "--workloads", str(catalog), "--results", str(tmp_path / "res")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until the worker has finished two steps (each takes 30 x 20 ms)
+        done = [len(p.read_text().splitlines()) for p in (tmp_path / "tmp").glob("ann-bench-run-*/steps.jsonl")]
+        if done and done[0] >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0, out
+    attrs, steps = store.read(tmp_path / "res" / "gen.u2i.ip" / "slow.h5")
+    assert attrs["status"] == "failed" and attrs["reason"] == "interrupted" and 2 <= len(steps) < BATCHES + 1
+    assert (steps["recall"] == 1).all()
+    assert not list((tmp_path / "tmp").glob("ann-bench-run-*"))  # the job folder went with it

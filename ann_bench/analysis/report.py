@@ -142,6 +142,27 @@ def _charts(df: pd.DataFrame, qps: str) -> dict[str, str]:
     return out
 
 
+def _stream_section(root: Path, plots_dir: Path) -> list[str]:
+    """The streaming catalog's table and plots, where ``ann-bench stream`` wrote results under ``root``."""
+    from ..stream.store import read_all
+    from .stream import CHURN, plots, summary
+
+    steps = read_all(root) if root.is_dir() else pd.DataFrame()
+    if not len(steps):
+        return []
+    figures = plots(steps, plots_dir)
+    return ["<h2>A changing catalog: which index keeps up</h2>",
+            "<p>From <code>ann-bench stream</code>: each index built on the items live when half of them had arrived, "
+            "then the catalog's life replayed in time order (an item arrives at its first rating and retires a year "
+            "after its last). <i>in place</i>: the library adds and removes; <i>add only</i>: it adds, retired ids are "
+            "filtered out of answers; <i>rebuild</i>: built again every few batches, arrivals waiting meanwhile. "
+            f"Recall@10 against exact search over the live catalog after each batch (at the start, after {CHURN:.0%} "
+            "churn and at the end, and a fresh build's at the end); <i>new_share</i>: share of answer slots held by "
+            "items that arrived within the last few batches, against that share in the exact answers; memory: RSS "
+            "growth of the serving process over the replay.</p>", _table_html(summary(steps))] + [
+        f"<img src='plots/{html.escape(p.name)}' alt='{html.escape(p.stem)}'>" for p in figures]
+
+
 def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: str = "qps_single") -> Path:
     df = gather(results_dir)
     workloads = _workload_rows(workloads_dir, df["workload"].unique())
@@ -207,6 +228,7 @@ def build_report(results_dir: Path, workloads_dir: Path, out_dir: Path, *, qps: 
                   "measured that meets it (Optuna over build parameters, bisection over the query parameter), and how "
                   "many builds and query configurations finding it took. Every configuration it measured is a result "
                   "file of this folder, in the plots and tables below.</p>", _table_html(pd.read_csv(tuned))]
+    parts += _stream_section(results_dir / "stream", out_dir / "plots")
     parts += ["<h2>Common claims, checked</h2>",
               "<p>What is often said when choosing an index for two-tower retrieval, measured on this run: the "
               "fastest configuration of each index reaching each Recall@10 target (<i>ratio</i>: the claim's "

@@ -15,7 +15,7 @@ import threading
 import warnings
 
 from ..errors import NO_ROOM, NOT_ALLOWED, AnnBenchError, write_error
-from . import analysis, data, embeddings, sweep, tune, workloads
+from . import analysis, data, embeddings, stream, sweep, tune, workloads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ann-bench", description="Benchmark ANN indexes on two-tower recommender embeddings, from MovieLens to a report."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for stage in (data, embeddings, workloads, sweep, tune, analysis):
+    for stage in (data, embeddings, workloads, sweep, tune, stream, analysis):
         stage.register(sub)
     return parser
 

@@ -72,15 +72,18 @@ def _group(step: np.ndarray, when: np.ndarray, keep: np.ndarray, n: int) -> list
 
 
 def plan(first: np.ndarray, last: np.ndarray, *, period_days: float = 7, retire_after_days: float = 365,
-         start: int | None = None, start_share: float = 0.5) -> Replay:
+         start: int | None = None, start_share: float = 0.5, batches: int | None = None) -> Replay:
     """The replay of a catalog whose items were first and last rated at ``first`` and ``last``
-    (unix seconds, -1 for never), one batch per ``period_days``; the start is ``start`` or the
-    time by which ``start_share`` of the rated items had arrived."""
+    (unix seconds, -1 for never), one batch per ``period_days`` (or, with ``batches``, the span
+    from the start to the last rating cut into that many equal windows, whole seconds); the start
+    is ``start`` or the time by which ``start_share`` of the rated items had arrived."""
     first, last = np.asarray(first, np.int64), np.asarray(last, np.int64)
     if first.shape != last.shape or first.ndim != 1:
         raise ConfigError(f"first and last rating times must be two lists of one time per item; got {first.shape} and {last.shape}.")
     if period_days <= 0 or retire_after_days <= 0:
         raise ConfigError(f"period ({period_days:g} days) and retirement ({retire_after_days:g} days) must be above 0.")
+    if batches is not None and batches < 1:
+        raise ConfigError(f"batches {batches} must be at least 1.")
     if not 0 < start_share < 1:
         raise ConfigError(f"start_share {start_share:g} must be between 0 and 1 (the share of items live at the start).")
     rated = first >= 0
@@ -92,7 +95,13 @@ def plan(first: np.ndarray, last: np.ndarray, *, period_days: float = 7, retire_
     end = int(last[rated].max())
     if end <= start:
         raise ConfigError(f"the replay would start at {start}, at or after the last rating ({end}): choose an earlier start.")
-    ends = start + period * np.arange(1, math.ceil((end - start) / period) + 1, dtype=np.int64)
+    if batches is None:
+        ends = start + period * np.arange(1, math.ceil((end - start) / period) + 1, dtype=np.int64)
+    else:  # cut the span into ``batches`` windows of whole seconds, the last ending at the last rating
+        if end - start < batches:
+            raise ConfigError(f"{batches} batches do not fit in the {end - start} s between the start and the last rating.")
+        ends = start + (end - start) * np.arange(1, batches + 1, dtype=np.int64) // batches
+        period = (end - start) // batches
     n = len(ends)
     retire_at = np.where(rated, last + after, -1)
 

@@ -24,3 +24,15 @@ def live_recall(found: list, truth: np.ndarray) -> float:
     hits = [len(np.intersect1d(np.asarray(got, np.int64)[:k], want[want >= 0])) / max((want >= 0).sum(), 1)
             for got, want in zip(found, truth)]
     return float(np.mean(hits)) if hits else float("nan")
+
+
+def every_step(queries: np.ndarray, base: np.ndarray, replay, k: int, metric: str, progress: bool = False) -> np.ndarray:
+    """The exact live top-``k`` of each query at the start and after every batch of ``replay``:
+    (batches + 1, queries, k) rows of ``base``, -1 padded."""
+    from tqdm.auto import tqdm
+
+    steps = range(-1, len(replay.ends))
+    out = np.full((len(steps), len(queries), k), -1, np.int64)
+    for s in tqdm(steps, desc="exact answers over the live catalog", unit="step", disable=not progress):
+        out[s + 1] = live_knn(queries, base, replay.live_after(s), k, metric)[0]
+    return out

@@ -55,7 +55,7 @@ SETTINGS = {
     "filtered_k": Param(int, 10, min=0, max=100,
                         help="filtered search (each user's seen items excluded) for this many results, timed one query at a time; 0: off"),
 }
-_TOP = ("settings", "workloads", "algorithms", "tune")
+_TOP = ("settings", "workloads", "algorithms", "tune", "stream")
 _ENTRY = ("adapter", "build", "query", "ip_via")
 
 
@@ -94,6 +94,7 @@ class SweepConfig:
     workloads: list[str] = field(default_factory=list)
     source: str = "algorithms.yaml"
     tune: dict = field(default_factory=dict)  # ``ann-bench tune``'s goals (checked there)
+    stream: dict = field(default_factory=dict)  # ``ann-bench stream``'s replay and configurations (checked there)
 
     def narrowed(self, *, algorithms=None, build: dict | None = None) -> "SweepConfig":
         """Only some algorithms, or one build configuration, without editing the file."""
@@ -191,6 +192,39 @@ def _settings(raw, where: str) -> dict:
     return check_params(raw, {n: p for n, p in SETTINGS.items() if n != "k"}, where) | {"k": checked}
 
 
+def entries(raw: dict, where: str) -> list[Algorithm]:
+    """The algorithm entries of a mapping ``{label: {adapter, build, query, ip_via}}``, each
+    checked against its adapter (``where`` names the mapping in messages)."""
+    algorithms, folders = [], {}
+    for name, spec in raw.items():
+        here = f"{where}.{name}"
+        folder = safe_name(name, f"{here}: the label").lower()  # results are filed under it
+        if folder in folders:
+            raise ConfigError(f"{here}: the label names the same result folder as '{folders[folder]}'; rename one.")
+        folders[folder] = name
+        spec = spec or {}
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{here}: expected a mapping with build and query grids.")
+        for key in spec:
+            if key not in _ENTRY:
+                raise ConfigError(f"{here}.{key}: unknown key.{suggest(str(key), _ENTRY)} Expected: {', '.join(_ENTRY)}.")
+        adapter = str(spec.get("adapter", name))
+        if adapter not in registry.names():
+            what = f"{here}.adapter: unknown adapter '{adapter}'" if "adapter" in spec else f"{here}: unknown algorithm"
+            raise ConfigError(f"{what}.{suggest(adapter, registry.names())} Known: {', '.join(registry.names())}.")
+        cls = registry.get(adapter)
+        ip_via = spec.get("ip_via")
+        can = possible(cls)
+        if ip_via is not None and ip_via not in can:
+            raise ConfigError(f"{here}.ip_via: {ip_via!r}: inner product can be reduced to "
+                              f"{' or '.join(can) if can else 'nothing'} for {adapter} (its metrics: {', '.join(cls.metrics)}).")
+        build = _grid(spec.get("build"), cls.build_params, f"{here}.build")
+        query = _grid(spec.get("query"), cls.query_params, f"{here}.query")  # both checked: mappings of known names
+        given = frozenset(f"{part}.{k}" for part in ("build", "query") for k in (spec.get(part) or {}))
+        algorithms.append(Algorithm(str(name), adapter, build, query, ip_via, given))
+    return algorithms
+
+
 def parse(data, source: str = "algorithms.yaml") -> SweepConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with {', '.join(_TOP)}.")
@@ -201,40 +235,17 @@ def parse(data, source: str = "algorithms.yaml") -> SweepConfig:
     algs_raw = data.get("algorithms")
     if not isinstance(algs_raw, dict) or not algs_raw:
         raise ConfigError(f"{source}: algorithms: expected a non-empty mapping of algorithm names to build/query grids.")
-    algorithms, folders = [], {}
-    for name, spec in algs_raw.items():
-        where = f"{source}: algorithms.{name}"
-        folder = safe_name(name, f"{where}: the label").lower()  # results are filed under it
-        if folder in folders:
-            raise ConfigError(f"{where}: the label names the same result folder as '{folders[folder]}'; rename one.")
-        folders[folder] = name
-        spec = spec or {}
-        if not isinstance(spec, dict):
-            raise ConfigError(f"{where}: expected a mapping with build and query grids.")
-        for key in spec:
-            if key not in _ENTRY:
-                raise ConfigError(f"{where}.{key}: unknown key.{suggest(str(key), _ENTRY)} Expected: {', '.join(_ENTRY)}.")
-        adapter = str(spec.get("adapter", name))
-        if adapter not in registry.names():
-            what = f"{where}.adapter: unknown adapter '{adapter}'" if "adapter" in spec else f"{where}: unknown algorithm"
-            raise ConfigError(f"{what}.{suggest(adapter, registry.names())} Known: {', '.join(registry.names())}.")
-        cls = registry.get(adapter)
-        ip_via = spec.get("ip_via")
-        can = possible(cls)
-        if ip_via is not None and ip_via not in can:
-            raise ConfigError(f"{where}.ip_via: {ip_via!r}: inner product can be reduced to "
-                              f"{' or '.join(can) if can else 'nothing'} for {adapter} (its metrics: {', '.join(cls.metrics)}).")
-        build = _grid(spec.get("build"), cls.build_params, f"{where}.build")
-        query = _grid(spec.get("query"), cls.query_params, f"{where}.query")  # both checked: mappings of known names
-        given = frozenset(f"{part}.{k}" for part in ("build", "query") for k in (spec.get(part) or {}))
-        algorithms.append(Algorithm(str(name), adapter, build, query, ip_via, given))
+    algorithms = entries(algs_raw, f"{source}: algorithms")
     workloads = data.get("workloads") or []
     if not isinstance(workloads, list) or not all(isinstance(w, str) for w in workloads):
         raise ConfigError(f"{source}: workloads: expected a list of workload names.")
     tune = data.get("tune") or {}
     if not isinstance(tune, dict):
         raise ConfigError(f"{source}: tune: expected a mapping with targets, limits and trials (see ann-bench tune --help).")
-    return SweepConfig(algorithms, settings, workloads, source, tune)
+    stream = data.get("stream") or {}
+    if not isinstance(stream, dict):
+        raise ConfigError(f"{source}: stream: expected a mapping with the replay's settings and algorithms (see ann-bench stream --help).")
+    return SweepConfig(algorithms, settings, workloads, source, tune, stream)
 
 
 class _DuplicateKey(Exception):

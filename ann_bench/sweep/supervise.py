@@ -58,14 +58,16 @@ def _read_status(job_dir: Path) -> dict | None:
         return None
 
 
-def supervise(job_dir: Path, settings: dict, stop: threading.Event | None = None) -> tuple[int | None, str | None]:
-    """Run the worker for ``job_dir`` (its ``job.json``); return (exit code, failure reason or None).
-    ``stop``: set by another thread to kill the worker (an interrupted sweep)."""
+def supervise(job_dir: Path, settings: dict, stop: threading.Event | None = None, *,
+              module: str = "ann_bench.sweep.worker", watch=None) -> tuple[int | None, str | None]:
+    """Run the worker ``module`` for ``job_dir`` (its ``job.json``); return (exit code, failure
+    reason or None). ``stop``: set by another thread to kill the worker (an interrupted sweep);
+    ``watch``: called with each status the worker announces (progress)."""
     env = dict(os.environ)
     env.setdefault("PYTHONFAULTHANDLER", "1")  # a segfault prints the Python stack to stderr
     with open(job_dir / "stderr.txt", "wb") as err:
         # -P: the working directory is not put on sys.path, so a faiss.py lying there is never imported
-        proc = subprocess.Popen([sys.executable, "-P", "-m", "ann_bench.sweep.worker", str(job_dir)],
+        proc = subprocess.Popen([sys.executable, "-P", "-m", module, str(job_dir)],
                                 stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True)
         ps = psutil.Process(proc.pid)
         limit = memory_limit_mb(settings)
@@ -81,6 +83,8 @@ def supervise(job_dir: Path, settings: dict, stop: threading.Event | None = None
                     return proc.returncode, f"memory limit exceeded ({rss:.0f} MB > {limit:.0f} MB)"
                 status = _read_status(job_dir)
                 if status:
+                    if watch is not None:
+                        watch(status)
                     allowed = settings["build_timeout_s"] if status["phase"].startswith("build") else settings["query_timeout_s"]
                     if status["phase"] != "done" and time.time() - status["since"] > allowed:
                         _kill(proc)

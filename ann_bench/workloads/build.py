@@ -15,6 +15,7 @@ ip, cosine and l2 rank alike).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,10 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
     titles = np.asarray(p.items["title"], dtype=object)
     # when each movie was first and last rated (a split prepared before they were recorded has none)
     first, last = (p.items[c].to_numpy(np.int64) if c in p.items else None for c in ("first_rated", "last_rated"))
+    if first is None:
+        warnings.warn(f"{vec['prepared_file']} was prepared before items carried their rating times: these workloads "
+                      "cannot be replayed by `ann-bench stream`; run `ann-bench data prepare` again, then build them again.",
+                      stacklevel=2)
     base_attrs: dict = {"synthetic": False, "n_real_items": n_real}
     if spec.scale:
         if spec.scale < n_real:
