@@ -176,6 +176,14 @@ def test_every_way_of_taking_changes_never_serves_a_retired_item(catalog, tmp_pa
     assert an["new_share"].sum() < an["new_share_exact"].sum()
 
 
+def test_size_relative_values_are_taken_at_the_items_the_index_is_built_on(catalog, tmp_path):
+    scfg, settings = stream_cfg({"faiss-ivf": {"build": {"nlist": "sqrt(N)"}, "query": {"nprobe": 4}}})
+    [out] = replay_all(scfg, [catalog], tmp_path / "res", settings, progress=False)
+    attrs, steps = store.read(out.path)
+    items_at_start = int(steps["n_live"].iloc[0])  # about half the 1,500 items, not all of them
+    assert items_at_start < 1_000 and attrs["definition"]["build"]["nlist"] == round(items_at_start ** 0.5)
+
+
 def test_a_replay_that_crashes_midway_is_recorded_and_replayed_next_time(catalog, tmp_path):
     scfg, settings = stream_cfg({"crashy": {"adapter": "test-exact-updates", "build": {"abort_at_add": 6}}})
     [out] = replay_all(scfg, [catalog], tmp_path / "res", settings, progress=False)

@@ -26,6 +26,7 @@ from ..workloads import format as wformat
 from . import store
 from .config import StreamConfig
 from .replay import read_steps
+from .schedule import plan
 
 STDERR_TAIL = 4000
 
@@ -42,15 +43,12 @@ def _plan_definition(w: wformat.Workload, s: dict) -> dict:
             "retire_after_days": s["retire_after_days"], "queries": min(s["queries"], len(w.test)), "k": s["k"]}
 
 
-def _truth(w: wformat.Workload, wpath: Path, plan_def: dict, root: Path, progress: bool) -> Path:
-    """The cached exact live answers of this replay (computed on first use)."""
-    from .schedule import plan
+def _truth(w: wformat.Workload, rp, plan_def: dict, root: Path, progress: bool) -> Path:
+    """The cached exact live answers of the replay ``rp`` (computed on first use)."""
     from .truth import every_step
 
     path = root / w.name / f"truth-{store.key(plan_def)}.h5"
     if not store.truth_ok(path, plan_def):
-        rp = plan(w.item_first_rated, w.item_last_rated, batches=plan_def["batches"], start_share=plan_def["start_share"],
-                  retire_after_days=plan_def["retire_after_days"])
         neighbors = every_step(w.test[: plan_def["queries"]], w.train, rp, plan_def["k"], w.metric, progress=progress)
         store.write_truth(path, neighbors, plan_def)
     return path
@@ -71,13 +69,15 @@ def replay_all(cfg: StreamConfig, workloads: list[Path], root: Path, sweep_setti
                               "again (`ann-bench data prepare VARIANT`) and build the workload again (`ann-bench workloads "
                               "build VARIANT ...`) to replay its catalog.")
         plan_def = _plan_definition(w, s)
-        truth = _truth(w, wpath, plan_def, root, progress)
+        rp = plan(w.item_first_rated, w.item_last_rated, batches=s["batches"], start_share=s["start_share"],
+                  retire_after_days=s["retire_after_days"])
+        truth = _truth(w, rp, plan_def, root, progress)
         for alg in cfg.algorithms:
             adapter = registry.for_metric(alg.adapter, w.metric, alg.ip_via)
             if adapter is None or alg.name in missing:
                 continue
             cls = registry.get(adapter)
-            grids = alg.at_size(len(w.train), cfg.source)
+            grids = alg.at_size(len(rp.initial), cfg.source)  # N in sqrt(N): the items the index is built on
             build, query = grids.build[0], grids.query[0]
             definition = plan_def | {"algorithm": alg.name, "adapter": adapter, "build": build, "query": query,
                                      "fresh_every": s["fresh_every"], "rebuild_every": s["rebuild_every"],
