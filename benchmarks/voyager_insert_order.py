@@ -5,11 +5,13 @@
 Voyager's InnerProduct space adds one coordinate to every stored vector, computed from the
 largest norm seen *so far* (an order-preserving transform), so items inserted before a
 larger-norm item get a coordinate that the later maximum would have made different. This
-builds Voyager three times on the same ``--n`` items of the workload (a seeded sample, the
-same M, ef_construction and query ef as algorithms.yaml's stream: section), inserting them in
-row order, in a random order and in decreasing-norm order (largest first: the maximum is known
-from the first item), with hnswlib beside it as the reference, and prints each build's
-recall@10 on the first ``--queries`` queries against exact inner-product search (numpy).
+builds Voyager four times on the same ``--n`` items of the workload (a seeded sample, the same
+M, ef_construction and query ef as algorithms.yaml's stream: section), inserting them in row
+order, in a random order, largest norm first (every coordinate from the final maximum: the
+transform's geometry throughout) and smallest norm first (every coordinate zero: plain inner
+product throughout, what the adapter does), with hnswlib beside it as the reference, and
+prints each build's recall@10 on the first ``--queries`` queries against exact inner-product
+search (numpy).
 
 Nothing else may run on the machine meanwhile.
 """
@@ -86,7 +88,7 @@ def main() -> None:
           f"ef={args.ef}; norms {norms.min():.3g}..{norms.max():.3g}; correlation of norm with row: "
           f"{np.corrcoef(norms, np.arange(len(base)))[0, 1]:+.3f}")
     orders = {"row order": np.arange(len(base)), "random order": rng.permutation(len(base)),
-              "decreasing norm": np.argsort(-norms, kind="stable")}
+              "decreasing norm": np.argsort(-norms, kind="stable"), "increasing norm": np.argsort(norms, kind="stable")}
     for name, order in orders.items():
         found, seconds = voyager(base, order, queries, k, args)
         print(f"voyager, {name:>16}: recall@10 {recall(found, truth):.3f}  (build {seconds:.0f} s)", flush=True)

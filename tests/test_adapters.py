@@ -196,8 +196,8 @@ def test_ef_below_k_is_reported_as_the_ef_the_library_used(name, data):
 
 def test_voyager_inner_product_does_not_depend_on_the_order_rows_come_in():
     """Voyager's ip space places each item with the largest norm inserted so far; the adapter
-    inserts largest first, so the same items given in another order build the same graph, and
-    items whose norms grow with the row are found better than by Voyager fed in row order."""
+    inserts smallest first, so the same items given in another order build the same graph, and
+    items of mixed norms are found better than by Voyager fed in row order."""
     if not registry.installed("voyager"):
         pytest.skip("voyager is not installed")
     from voyager import Index, Space
@@ -205,7 +205,7 @@ def test_voyager_inner_product_does_not_depend_on_the_order_rows_come_in():
     rng = np.random.default_rng(0)
     n, d = 10_000, 16
     x = rng.standard_normal((n, d)).astype(np.float32)
-    x *= (np.linspace(1, 1.5, n, dtype=np.float32) / np.linalg.norm(x, axis=1))[:, None]  # norms grow with the row
+    x *= (rng.uniform(1, 1.5, n).astype(np.float32) / np.linalg.norm(x, axis=1))[:, None]  # norms in no order
     q = rng.standard_normal((200, d)).astype(np.float32)
     truth = np.argsort(-(q @ x.T), axis=1)[:, :10]
     answers = []
@@ -218,7 +218,7 @@ def test_voyager_inner_product_does_not_depend_on_the_order_rows_come_in():
     plain = Index(Space.InnerProduct, num_dimensions=d, M=8, ef_construction=64, random_seed=1)
     plain.add_items(x, ids=np.arange(n), num_threads=1)
     in_row_order = recall(plain.query(q, k=10, query_ef=20)[0], truth)
-    assert recall(answers[0], truth) > in_row_order + 0.03, in_row_order
+    assert recall(answers[0], truth) > in_row_order + 0.02, in_row_order
 
 
 NEEDS = [(n, k) for n in registry.names() for k, p in registry.get(n).query_params.items() if p.needs]

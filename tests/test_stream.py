@@ -206,6 +206,40 @@ def test_a_workload_without_rating_times_says_how_to_get_them(tmp_path):
         replay_all(scfg, [path], tmp_path / "res", settings, progress=False)
 
 
+def _replay(algorithm, updates, recall, fresh, new_share=0.05):
+    """Three steps of a made-up replay: recall per step, a fresh build's recall per step (or None)."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "workload": "w", "algorithm": algorithm, "adapter": algorithm, "updates": updates, "status": "complete",
+        "step": [0, 1, 2], "end": [0, 1, 2], "n_live": 100, "n_initial": 100, "added": [0, 10, 10], "removed": [0, 5, 5],
+        "add_s": 0.01, "remove_s": 0.01, "recall": recall, "fresh_recall": fresh, "fresh_build_s": 1.0,
+        "retired_share": 0.0, "new_share": new_share, "new_share_exact": 0.05, "index_mb": 10.0, "initial_build_s": 1.0,
+        "qps": 1000.0, "p99_ms": 1.0})
+
+
+def test_the_update_claim_is_checked_per_library_on_a_hand_made_replay():
+    import pandas as pd
+
+    from ann_bench.analysis.stream import claims
+
+    steps = pd.concat([
+        _replay("hnswlib", "in place", [0.9, 0.9, 0.9], [None, None, 0.91]),  # 0.01 short of fresh: keeps up
+        _replay("faiss-hnsw", "add only", [0.9, 0.85, 0.83], [None, None, 0.9]),  # 0.07 short: falls behind
+        _replay("faiss-ivfpq", "add only", [0.8, 0.8, 0.8], [None, None, 0.8]),  # claimed static, keeps up
+        _replay("annoy", "rebuild", [0.9, 0.85, 0.9], [None, None, 0.9]),
+        _replay("scann", "rebuild", [0.9, 0.85, 0.9], [None, None, 0.9], new_share=0.01),
+        _replay("faiss-ivf", "in place", [0.9, 0.9, 0.9], [None, None, 0.9]),  # no claim about IVF-Flat
+    ])
+    got = claims(steps).set_index("algorithm")
+    assert sorted(got.index) == ["annoy", "faiss-hnsw", "faiss-ivfpq", "hnswlib", "scann"]
+    assert got.loc["hnswlib", ["measured", "verdict"]].tolist() == ["keeps up", "holds"]
+    assert got.loc["faiss-hnsw", "verdict"] == "does not hold" and "-0.070 against a fresh build" in got.loc["faiss-hnsw", "measured"]
+    assert got.loc["faiss-ivfpq", ["measured", "verdict"]].tolist() == ["keeps up", "does not hold"]
+    assert got.loc["annoy", ["measured", "verdict"]].tolist() == ["falls behind: rebuilt to take changes", "holds"]
+    assert "serves new items 20% as often as exact search" in got.loc["scann", "measured"]
+
+
 def test_bad_stream_sections_are_one_line_errors():
     with pytest.raises(ConfigError, match=r"stream.algorithms.hnswlib.query: a replay follows one index"):
         stream_cfg({"hnswlib": {"query": {"ef": [10, 20]}}})

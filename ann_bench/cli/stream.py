@@ -10,7 +10,7 @@ from .options import at_least
 
 def cmd_stream(args) -> int:
     from .. import paths
-    from ..analysis.stream import plots, summary
+    from ..analysis.stream import claims, plots, summary
     from ..analysis.tables import markdown
     from ..stream import config as stream_config, store
     from ..stream.run import replay_all
@@ -28,11 +28,14 @@ def cmd_stream(args) -> int:
     table = summary(steps)
     table.to_csv(root / "stream.csv", index=False)
     (root / "stream.md").write_text(markdown(table) + "\n")
+    checked = claims(steps)
+    checked.to_csv(root / "claims.csv", index=False)
+    (root / "claims.md").write_text(markdown(checked) + "\n")
     figures = plots(steps, root / "plots")
-    print(markdown(table))
+    print(markdown(table) + "\n\n" + markdown(checked))
     failed = sum(o.status == store.FAILED for o in outcomes)
     print(f"{len(outcomes) - failed} replays complete ({sum(o.status == 'kept' for o in outcomes)} kept from before), "
-          f"{failed} failed; table {root / 'stream.md'}, plots {', '.join(str(p) for p in figures)}")
+          f"{failed} failed; tables {root / 'stream.md'}, {root / 'claims.md'}, plots {', '.join(str(p) for p in figures)}")
     return 1 if failed else 0
 
 
