@@ -8,10 +8,10 @@ larger-norm item get a coordinate that the later maximum would have made differe
 builds Voyager four times on the same ``--n`` items of the workload (a seeded sample, the same
 M, ef_construction and query ef as algorithms.yaml's stream: section), inserting them in row
 order, in a random order, largest norm first (every coordinate from the final maximum: the
-transform's geometry throughout) and smallest norm first (every coordinate zero: plain inner
-product throughout, what the adapter does), with hnswlib beside it as the reference, and
-prints each build's recall@10 on the first ``--queries`` queries against exact inner-product
-search (numpy).
+transform's geometry throughout, what the adapter does) and smallest norm first (every
+coordinate zero: plain inner product throughout), with hnswlib beside it as the reference,
+and prints each build's recall@10 on the first ``--queries`` queries against exact
+inner-product search (numpy).
 
 Nothing else may run on the machine meanwhile.
 """

@@ -196,7 +196,7 @@ def test_ef_below_k_is_reported_as_the_ef_the_library_used(name, data):
 
 def test_voyager_inner_product_does_not_depend_on_the_order_rows_come_in():
     """Voyager's ip space places each item with the largest norm inserted so far; the adapter
-    inserts smallest first, so the same items given in another order build the same graph, and
+    inserts largest first, so the same items given in another order build the same graph, and
     items of mixed norms are found better than by Voyager fed in row order."""
     if not registry.installed("voyager"):
         pytest.skip("voyager is not installed")
