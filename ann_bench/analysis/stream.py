@@ -100,8 +100,10 @@ def plots(steps: pd.DataFrame, out_dir: Path) -> list[Path]:
             fresh = s.dropna(subset=["fresh_recall"])
             ax_r.plot(pd.to_datetime(fresh["end"], unit="s"), fresh["fresh_recall"], "o", color=colour, markersize=4)
             ax_m.plot(when, s["index_mb"], color=colour, label=algorithm)
-        ax_r.set(title=f"{workload}: recall@10 over the live catalog (dots: a fresh build)", ylabel="recall@10")
-        ax_m.set(title="index memory (RSS growth since the build began)", ylabel="MiB")
+        ax_r.set_title(f"{workload}\nrecall@10 over the live catalog (dots: a fresh build)", fontsize=9)
+        ax_m.set_title(f"{workload}\nindex memory (RSS growth since the build began)", fontsize=9)
+        ax_r.set_ylabel("recall@10")
+        ax_m.set_ylabel("MiB")
         ax_r.legend(fontsize=7)
         for ax in (ax_r, ax_m):
             ax.grid(alpha=0.3)
