@@ -190,7 +190,7 @@ def run(job_dir: Path) -> None:
             _status(job_dir, f"build: fresh index after batch {b}")
             fresh = Served(cls, job, base, np.flatnonzero(live))
             found, _ = fresh.query(singles, k)
-            rec["fresh_recall"], rec["fresh_build_s"] = _shares(found, truth[b + 1], live, new, k)["recall"], fresh.build_s
+            rec["fresh_recall"], rec["fresh_build_s"] = live_recall(found, truth[b + 1]), fresh.build_s
             del fresh, found
             _trim()
         return rec

@@ -104,10 +104,14 @@ def _replay_one(job: dict, definition: dict, path: Path, sweep_settings: dict, p
         started = time.time()
         with tqdm(total=job["batches"] + 1, desc=f"{definition['workload']} "
                   f"{definition['algorithm']}", unit="step", disable=not progress) as bar:
-            def watch(status: dict) -> None:
-                done = len(read_steps(job_dir))
-                bar.update(done - bar.n)
-                bar.set_postfix_str(status.get("phase", ""), refresh=False)
+            seen = {"phase": None}
+
+            def watch(status: dict) -> None:  # polled every 50 ms: read the steps only when the phase moves on
+                phase = status.get("phase", "")
+                if phase != seen["phase"]:
+                    seen["phase"] = phase
+                    bar.update(len(read_steps(job_dir)) - bar.n)
+                    bar.set_postfix_str(phase, refresh=False)
 
             try:
                 _, reason = supervise(job_dir, sweep_settings, module="ann_bench.stream.replay", watch=watch)
@@ -126,7 +130,8 @@ def _record(job_dir: Path, job: dict, definition: dict, path: Path, started: flo
     meta_path = job_dir / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     meta["wall_s"] = time.time() - started
-    err = (job_dir / "stderr.txt").read_text(errors="replace")[-STDERR_TAIL:] if (job_dir / "stderr.txt").is_file() else ""
+    err_path = job_dir / "stderr.txt"
+    err = err_path.read_text(errors="replace")[-STDERR_TAIL:] if err_path.is_file() else ""
     status = store.COMPLETE if reason is None and len(steps) == job["batches"] + 1 else store.FAILED
     if status == store.FAILED and reason is None:
         reason = f"ended after {len(steps)} of {job['batches'] + 1} steps"

@@ -6,7 +6,8 @@ items get coordinates from different maxima and the graph mixes geometries, so r
 on how the file happens to be sorted. The first build inserts the items largest norm first (ids
 unchanged): every coordinate then comes from the final maximum, the transform is exact, as the
 library intends, and items added later with smaller norms get coordinates consistent with it.
-Recall@10 at M=16, ef_construction=100, ef=40 (``benchmarks/voyager_insert_order.py``):
+Recall@10 at M=16, ef_construction=100, ef=40 (``benchmarks/voyager_insert_order.py``, with
+``--workload ml-latest-small.dot.u2i.ip`` for the second line):
 
 * 400,000 items of the 1M catalog: row order 0.697, largest first 0.904 (hnswlib 0.900);
 * ml-latest-small's 9,742 items: row order 0.985, largest first 0.953 (a row order that
@@ -14,7 +15,9 @@ Recall@10 at M=16, ef_construction=100, ef=40 (``benchmarks/voyager_insert_order
 
 Smallest first builds the plain inner-product graph (0.993 and 0.874), but every item added
 afterwards gets a non-zero coordinate the graph was not built with: in the streaming replay of
-the 1M catalog recall fell from 0.880 to 0.538 (largest first: 0.885 to 0.844).
+the 1M catalog recall fell from 0.880 to 0.538 (largest first: 0.887 to 0.838; ``ann-bench stream
+--workloads ml-latest-small.dot.u2i.ip.synthetic1M --algorithms voyager --force`` at commits
+d4e0c57 and efb99a5).
 """
 
 from __future__ import annotations
