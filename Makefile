@@ -9,7 +9,7 @@ VARIANT ?= ml-latest-small
 THREADS ?= 2
 MODEL   ?= dot
 
-.PHONY: install install-ray install-mlflow test bench bench-scale bench-stream docs-scale tune data train workloads sweep results-table plots report docs notebook quality-table clean
+.PHONY: install install-ray install-mlflow test bench bench-scale bench-stream bench-gpu docs-scale tune data train workloads sweep results-table plots report docs notebook quality-table clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "ann-bench needs Python 3.11, 3.12 or 3.13, and none is on PATH as python3 or python3.1x: install one (apt install python3.12, or pyenv install 3.12) and run make again, or name it: make PY=/path/to/python3.12"; exit 1; }
@@ -55,6 +55,13 @@ bench-scale: $(REAL_IP) $(SCALED)
 tune: $(REAL_IP)
 	$(BIN)/ann-bench tune --config algorithms.yaml --workloads $(VARIANT).$(MODEL).u2i.ip
 	$(BIN)/ann-bench report --results results/tune
+
+## the GPU ceiling (a machine with a CUDA GPU and a CUDA build of torch): exact search on the GPU (gpu.yaml)
+## added to the scale track's results, and its report (the GPU drawn as a second reference line)
+bench-gpu: $(REAL_IP) datasets/workloads/$(VARIANT).$(MODEL).u2i.ip.synthetic1M.hdf5
+	$(BIN)/ann-bench sweep --config gpu.yaml --results results/scale \
+	    --workloads $(VARIANT).$(MODEL).u2i.ip $(VARIANT).$(MODEL).u2i.ip.synthetic1M
+	$(BIN)/ann-bench report --results results/scale
 
 ## the streaming catalog: algorithms.yaml's stream: section replayed (arrivals and retirements in time order) on
 ## the ip workload and its 1M catalog, into results/stream; a failed replay is recorded, the rest go on, make fails at the end

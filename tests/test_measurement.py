@@ -12,7 +12,7 @@ import pytest
 from ann_bench.analysis.tables import best_at_targets
 from ann_bench.results.table import gather, measured
 from ann_bench.h5util import get_json
-from ann_bench.sweep import load, record, worker
+from ann_bench.sweep import load, record, registry, worker
 from ann_bench.sweep.runner import dry_run, sweep
 from ann_bench.workloads import format as wformat
 from ann_bench.workloads.groundtruth import exact_knn
@@ -65,7 +65,7 @@ def test_ef_below_k_is_labelled_with_the_ef_the_library_used(workload, tmp_path)
     assert set(measured(gather(tmp_path / "r"), k=100)["query_params"]) == {"ef=100", "ef=200"}
 
 
-def test_resume_measures_again_what_changed(workload, tmp_path):
+def test_resume_measures_again_what_changed(workload, tmp_path, monkeypatch):
     algs = {"faiss-flat": {}, "hnswlib": {"build": {"M": [8]}, "query": {"ef": [10, 50]}}}
     results = tmp_path / "r"
     sweep(cfg(algs), [workload], results, progress=False)
@@ -85,6 +85,13 @@ def test_resume_measures_again_what_changed(workload, tmp_path):
         assert all(line.startswith("run") and why in line for line in lines), lines
     # a limit does not change what is measured
     assert all(line.startswith("keep") for line in dry_run(cfg(wider, query_timeout_s=5), [workload], results))
+    # an adapter that measures something else for the same parameters (a raised revision) runs again
+    monkeypatch.setattr(registry.get("hnswlib"), "revision", 1)
+    lines = dry_run(cfg(wider), [workload], results)
+    assert lines[0].startswith("keep") and lines[1].startswith("run")
+    assert "the adapter changed since (revision 0 -> 1)" in lines[1]
+    assert [o.status for o in sweep(cfg(wider), [workload], results, progress=False)] == ["kept", "ok"]
+    assert all(line.startswith("keep") for line in dry_run(cfg(wider), [workload], results))
 
 
 def test_short_passes_are_repeated_until_the_minimum_time():

@@ -78,7 +78,7 @@ def test_recall_against_the_live_catalog_on_a_hand_made_case():
 
 from ann_bench.stream import config as stream_config, store  # noqa: E402
 from ann_bench.stream.run import replay_all  # noqa: E402
-from ann_bench.sweep import config as sweep_config  # noqa: E402
+from ann_bench.sweep import config as sweep_config, registry  # noqa: E402
 from ann_bench.workloads import format as wformat  # noqa: E402
 from ann_bench.workloads.groundtruth import exact_knn  # noqa: E402
 
@@ -108,7 +108,7 @@ def stream_cfg(algorithms: dict, **settings):
     return stream_config.from_sweep_config(cfg), cfg.settings
 
 
-def test_a_replay_keeps_exact_books_every_step_against_an_independent_live_catalog(catalog, tmp_path):
+def test_a_replay_keeps_exact_books_every_step_against_an_independent_live_catalog(catalog, tmp_path, monkeypatch):
     # exact search that updates in place must find every live neighbour at every step: the replay's
     # mapping of index ids to items, its live set and its ground truth all have to be right
     scfg, settings = stream_cfg({"test-exact-updates": {}})
@@ -146,6 +146,9 @@ def test_a_replay_keeps_exact_books_every_step_against_an_independent_live_catal
     # a second run keeps the complete result; a changed setting replays again
     assert [o.status for o in replay_all(scfg, [catalog], tmp_path / "res", settings, progress=False)] == ["kept"]
     scfg2, _ = stream_cfg({"test-exact-updates": {}}, new_within=2)
+    assert [o.status for o in replay_all(scfg2, [catalog], tmp_path / "res", settings, progress=False)] == ["complete"]
+    # so does an adapter whose behaviour changed (a raised revision)
+    monkeypatch.setattr(registry.get("test-exact-updates"), "revision", 1)
     assert [o.status for o in replay_all(scfg2, [catalog], tmp_path / "res", settings, progress=False)] == ["complete"]
 
 

@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 
 from .comparable import choose, cpu_models  # noqa: E402
 from .pareto import frontier  # noqa: E402
-from .tables import is_exact, view  # noqa: E402
+from .tables import cpu_exact, gpu_exact, view  # noqa: E402
 
 PLOTTED_QPS = ("qps_single", "qps_batch_1t", "qps_batch_nt")
 _MARKERS = "os^Dv<>pPXh*"
@@ -47,8 +47,9 @@ def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
 def tradeoff_plot(df: pd.DataFrame, workload: str, x: str, y: str, style: dict, out_dir: Path, *,
                   ylabel: str, log_y: bool = True, minimize_y: bool = False, reference: float | None = None,
                   reference_label: str = "", label_column: str | None = None, subtitle: str = "",
-                  scope: str | None = None) -> list[Path]:
-    """One workload: ``y`` against ``x`` per algorithm, frontier lines over faint points.
+                  scope: str | None = None, gpu_reference: float | None = None) -> list[Path]:
+    """One workload: ``y`` against ``x`` per algorithm, frontier lines over faint points; the
+    ``reference`` (exact search on the CPU) and ``gpu_reference`` (on a GPU) as dashed lines.
 
     ``label_column``: a per-algorithm column whose value is added to the legend label;
     ``scope``: what the second title line says about the machines (default: the CPU model).
@@ -67,6 +68,8 @@ def tradeoff_plot(df: pd.DataFrame, workload: str, x: str, y: str, style: dict, 
     ax.plot(overall[x], overall[y], color="black", linestyle=":", linewidth=1, label="frontier (all)")
     if reference is not None and np.isfinite(reference):
         ax.axhline(reference, color="grey", linestyle="--", linewidth=1, label=reference_label)
+    if gpu_reference is not None and np.isfinite(gpu_reference):
+        ax.axhline(gpu_reference, color="tab:green", linestyle="-.", linewidth=1.2, label=f"{reference_label} on a GPU")
     if log_y:
         ax.set_yscale("log")
     ax.set_xlabel(_XLABELS.get(x.split("@")[0], "{}").format(x.replace("recall@", "Recall@").replace("_", " ")))
@@ -85,9 +88,10 @@ def _slug(name: str) -> str:
     return name.replace("@", "").replace(".", "_")
 
 
-def exact_qps(df: pd.DataFrame, workload: str, qps: str) -> float:
+def exact_qps(df: pd.DataFrame, workload: str, qps: str, *, gpu: bool = False) -> float:
+    """The best QPS of exact search on the CPU (or, ``gpu``, on a GPU) for ``workload``."""
     d = df[(df["workload"] == workload) & (df["status"] == "ok")]
-    exact = d[[is_exact(a) for a in d["adapter"]]] if len(d) else d
+    exact = d[(gpu_exact if gpu else cpu_exact)(d)] if len(d) else d
     return float(exact[qps].max()) if len(exact) else float("nan")
 
 
@@ -108,6 +112,7 @@ def all_plots(df: pd.DataFrame, out_dir: Path, *, ks=(10, 100)) -> list[Path]:
                 if y in dq and dq.loc[dq["workload"] == workload, y].notna().any():
                     paths += tradeoff_plot(dq, workload, recall, y, style, out_dir, ylabel=f"{basis.label} (log)",
                                            reference=exact_qps(dq, workload, y), reference_label="exact search",
+                                           gpu_reference=exact_qps(dq, workload, y, gpu=True),
                                            subtitle=f"k = {k}: the index asked for the top {k}", scope=basis.scope)
         d10 = view(df, "recall@10")
         paths += tradeoff_plot(d10, workload, "recall@10", "build_s", style, out_dir, ylabel="build time, s (log)", minimize_y=True)
@@ -124,5 +129,6 @@ def all_plots(df: pd.DataFrame, out_dir: Path, *, ks=(10, 100)) -> list[Path]:
             paths += tradeoff_plot(fq, workload, "filtered_recall@10", "qps_filtered", style, out_dir,
                                    ylabel=f"{basis.label} (log)",
                                    reference=exact_qps(fq, workload, "qps_filtered"), reference_label="exact search",
+                                   gpu_reference=exact_qps(fq, workload, "qps_filtered", gpu=True),
                                    label_column="filter_method", scope=basis.scope)
     return [p for p in paths if p.suffix == ".png"] + [p for p in paths if p.suffix == ".svg"]

@@ -30,6 +30,26 @@ def is_exact(adapter: str) -> bool:
         return False
 
 
+def on_gpu(row) -> bool:
+    """The row was searched on a GPU (its ``device`` names one; CPU rows say 'cpu' or nothing)."""
+    device = row.get("device")
+    return isinstance(device, str) and device not in ("", "cpu")
+
+
+def cpu_exact(df: pd.DataFrame) -> pd.Series:
+    """Rows of exact search on the CPU: the baseline every CPU index is judged against."""
+    if df.empty:
+        return pd.Series(False, index=df.index)
+    return df.apply(lambda r: is_exact(r["adapter"]) and not on_gpu(r), axis=1).astype(bool)
+
+
+def gpu_exact(df: pd.DataFrame) -> pd.Series:
+    """Rows of exact search on a GPU: the ceiling drawn beside the CPU baseline."""
+    if df.empty:
+        return pd.Series(False, index=df.index)
+    return df.apply(lambda r: is_exact(r["adapter"]) and on_gpu(r), axis=1).astype(bool)
+
+
 def view(df: pd.DataFrame, recall: str) -> pd.DataFrame:
     """The measured rows a recall column is read from: filtered search, or the depth K of recall@K."""
     if recall.startswith("filtered_"):
@@ -68,34 +88,45 @@ def best_at_targets(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "
             rows.append({"workload": workload, "items": r.get("n_base"), "algorithm": algorithm, "adapter": r["adapter"], "target": t,
                          qps: r[qps], recall: r[recall], "build_params": r["build_params"], "query_params": r["query_params"],
                          "latency_p99_ms": r.get(latency), "build_s": r["build_s"], "index_mb": r["index_mb"],
-                         "exact": is_exact(r["adapter"]),
+                         "exact": is_exact(r["adapter"]), "gpu": on_gpu(r), "device": r.get("device") or "cpu",
                          "k": r["k"], "flags": flags(r)} | {c: r.get(c) for c in carry})
     return pd.DataFrame(rows)
 
 
 def recommend(df: pd.DataFrame, *, recall: str = "recall@10", qps: str = "qps_single", targets=TARGETS) -> pd.DataFrame:
-    """Per (workload, target): the fastest approximate index, its speed-up over exact search,
-    and the verdict (exact search when no index is ``EXACT_MARGIN`` times faster)."""
+    """Per (workload, target): the fastest approximate CPU index, its speed-up over exact search
+    on the CPU, and the verdict (exact search when no index is ``EXACT_MARGIN`` times faster).
+    Where exact search on a GPU was measured too: its QPS, and whether it beats every CPU index."""
     best = best_at_targets(df, recall=recall, qps=qps, targets=targets)
     rows = []
     if best.empty:
         return pd.DataFrame(rows)
+    any_gpu = bool((best["exact"] & best["gpu"]).any())
     for (workload, t), g in best.groupby(["workload", "target"], sort=True):
-        exact = g[g["exact"]]
-        approx = g[~g["exact"]]
+        exact = g[g["exact"] & ~g["gpu"]]
+        approx = g[~g["exact"] & ~g["gpu"]]
         exact_qps = exact[qps].max() if not exact.empty else np.nan
         if approx.empty:
             continue
         top = approx.loc[approx[qps].idxmax()]
         speedup = top[qps] / exact_qps  # NaN when the sweep had no exact baseline
         use_exact = bool(speedup < EXACT_MARGIN)
-        rows.append({
+        row = {
             "workload": workload, "items": top["items"], "target": t,
             "recommendation": "exact search" if use_exact else top["algorithm"],
             "best_index": top["algorithm"], "params": f"{top['build_params']}; {top['query_params']}",
             qps: top[qps], recall: top[recall], "exact_qps": exact_qps, "speedup_vs_exact": speedup,
             "build_s": top["build_s"], "index_mb": top["index_mb"], "k": top["k"], "flags": top["flags"],
-        })
+        }
+        if any_gpu:
+            gpu = g[g["exact"] & g["gpu"]]
+            gpu_qps = gpu[qps].max() if not gpu.empty else np.nan
+            cpu_best = np.nanmax([top[qps], exact_qps])  # the fastest search on the CPU, exact search included
+            row["gpu_exact_qps"] = gpu_qps
+            row["gpu_verdict"] = ("" if not np.isfinite(gpu_qps) else
+                                  f"exact search on a GPU beats every CPU index ({gpu_qps / cpu_best:.1f}x)"
+                                  if gpu_qps > cpu_best else f"a CPU index beats exact search on a GPU ({cpu_best / gpu_qps:.1f}x)")
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

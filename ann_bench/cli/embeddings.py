@@ -20,6 +20,10 @@ def cmd_train(args) -> None:
     from ..threads import set_threads
 
     set_threads(args.threads)
+    if args.device != "cpu":  # a missing GPU is said before the data is read
+        from ..torch_search import device
+
+        device(args.device)
     p, path = prepared(args)
     print(summary_table(p.summary))
     tower = TowerConfig(dim=args.dim, **MODELS[args.model], title_words=not args.no_title_words,
@@ -28,7 +32,7 @@ def cmd_train(args) -> None:
                       temperature=args.temperature[0], norm_penalty=args.norm_penalty, logq=not args.no_logq, uniform_negatives=args.uniform_negatives,
                       patience=args.patience, lr_cut=args.lr_cut, seed=args.seed,
                       lr_plateau=LR_PLATEAU[args.model] if args.lr_plateau is None else args.lr_plateau)
-    bundle = paths.models_dir() / bundle_name(p, cfg, tuple(args.temperature))
+    bundle = paths.models_dir() / bundle_name(p, cfg, tuple(args.temperature), args.device)
     done = bundle / "metrics.json"
     if done.exists() and not args.force:
         report = json.loads(done.read_text())
@@ -37,7 +41,7 @@ def cmd_train(args) -> None:
             print(f"already trained: {bundle} (--force retrains)")
             return
     out, report = train_and_evaluate(p, path, cfg, paths.models_dir(), temperatures=tuple(args.temperature),
-                                     baselines=not args.no_baselines, threads=args.threads)
+                                     baselines=not args.no_baselines, threads=args.threads, device=args.device)
     print(quality_table([report]))
     print(f"wrote {out}")
 
@@ -83,6 +87,9 @@ def register(sub) -> None:
     g.add_argument("--weight-decay", type=non_negative, default=td.weight_decay, help="AdamW weight decay (default %(default)s)")
     g.add_argument("--seed", type=at_least(0), default=td.seed)
     g.add_argument("--threads", type=at_least(1), default=1, help="threads for torch, BLAS and ALS (default %(default)s)")
+    g.add_argument("--device", default="cpu",
+                   help="where the two-tower model trains: cpu, or cuda / cuda:N (a GPU; same protocol and metrics, "
+                        "its own bundle) (default %(default)s)")
     g.add_argument("--no-baselines", action="store_true", help="skip the popularity and ALS baselines")
     t.set_defaults(func=cmd_train)
 

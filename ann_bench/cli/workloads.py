@@ -35,7 +35,7 @@ def cmd_workloads_build(args) -> None:
     set_threads(args.threads)
     bundle = args.bundle or _latest_bundle(args.variant, args.model)
     spec = WorkloadSpec(kinds=tuple(args.kinds), u2i_metrics=tuple(args.u2i_metrics), i2i_metrics=tuple(args.i2i_metrics),
-                        k=args.k, scale=args.scale)
+                        k=args.k, scale=args.scale, device=args.device)
     for path in build(bundle, spec, paths.workloads_dir()):
         print(f"wrote {path}")
 
@@ -75,6 +75,9 @@ def register(sub) -> None:
     wb.add_argument("--scale", type=at_least(1), help="total base size: add synthetic items drawn from a mixture fitted to the real ones")
     wb.add_argument("--k", type=at_least(1), default=100, help="ground-truth neighbours per query (default %(default)s)")
     wb.add_argument("--threads", type=at_least(1), default=2, help="BLAS threads for the ground truth (default %(default)s)")
+    wb.add_argument("--device", default="cpu",
+                    help="where the exact ground truth is computed: cpu (BLAS), or cuda / cuda:N (PyTorch on that GPU; "
+                         "the same neighbours, ties included) (default %(default)s)")
     wb.set_defaults(func=cmd_workloads_build)
     wi = wl.add_parser("import", help="bring your own embeddings: base/query .npy files")
     wi.add_argument("name")

@@ -33,7 +33,7 @@ def sampled_softmax_loss(
     logits = users @ items.T / temperature
     if log_q is not None:
         logits = logits - log_q[None, :]
-    dup = (item_ids[:, None] == item_ids[None, :]) & ~torch.eye(len(item_ids), dtype=torch.bool)
+    dup = (item_ids[:, None] == item_ids[None, :]) & ~torch.eye(len(item_ids), dtype=torch.bool, device=item_ids.device)
     logits = logits.masked_fill(dup, float("-inf"))
     if negatives is not None:
         neg = users @ negatives.T / temperature
@@ -41,4 +41,4 @@ def sampled_softmax_loss(
             neg = neg - negative_log_q[None, :]
         neg = neg.masked_fill(item_ids[:, None] == negative_ids[None, :], float("-inf"))
         logits = torch.cat([logits, neg], dim=1)
-    return F.cross_entropy(logits, torch.arange(len(item_ids)))
+    return F.cross_entropy(logits, torch.arange(len(item_ids), device=logits.device))

@@ -17,14 +17,16 @@ from .config import TrainConfig, model_tag
 from .train import embeddings, refit, select
 
 
-def train_two_tower(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ...], *, progress: bool = True):
-    """Early-stopped runs over the temperature grid; the best on validation is refit.
+def train_two_tower(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ...], *, progress: bool = True,
+                    device: str = "cpu"):
+    """Early-stopped runs over the temperature grid on ``device``; the best on validation is refit.
 
     Returns the chosen model, the grid's validation results, and the total seconds.
     """
-    trials = [select(p, replace(cfg, temperature=t), progress=progress) for t in (temperatures or (cfg.temperature,))]
+    trials = [select(p, replace(cfg, temperature=t), progress=progress, device=device)
+              for t in (temperatures or (cfg.temperature,))]
     best = max(trials, key=lambda t: t.best_val)
-    final = refit(p, best, progress=progress) if cfg.refit else best
+    final = refit(p, best, progress=progress, device=device) if cfg.refit else best
     grid = [
         {"temperature": t.config.temperature, "best_epoch": t.best_epoch, f"val_recall@{cfg.select_k}": t.best_val, "seconds": t.train_seconds}
         for t in trials
@@ -33,14 +35,21 @@ def train_two_tower(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ..
     return final, grid, seconds
 
 
+def torch_device_kind(device: str) -> str:
+    """'cuda' for any GPU ('cuda:1' trains the same model as 'cuda'), 'cpu' otherwise."""
+    return device.split(":")[0]
+
+
 # Bump when a code change alters the model trained from the same settings, so that an
 # existing bundle from older code is not taken for the new one. Version 3 added the
 # learning-rate schedule; without it (lr_plateau 0) training is version 2's, step for step.
 TRAINING_VERSION = 3
 
 
-def bundle_name(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ...]) -> str:
+def bundle_name(p: Prepared, cfg: TrainConfig, temperatures: tuple[float, ...], device: str = "cpu") -> str:
     key = asdict(cfg) | {"temperatures": list(temperatures), "training_version": TRAINING_VERSION}
+    if device != "cpu":  # another device rounds otherwise: another model, in its own bundle
+        key["device"] = torch_device_kind(device)
     # settings added later leave earlier bundles' names as they were when at their neutral value
     if not key["norm_penalty"]:
         del key["norm_penalty"]
@@ -63,13 +72,18 @@ def train_and_evaluate(
     baselines: bool = True,
     threads: int = 1,
     progress: bool = True,
+    device: str = "cpu",
 ) -> tuple[Path, dict]:
     """Train, then evaluate two-tower, popularity and tuned ALS on validation and test.
 
     ``temperatures``: a grid for the two-tower softmax temperature, chosen on validation
-    like ALS's hyperparameters (empty: just ``cfg.temperature``).
+    like ALS's hyperparameters (empty: just ``cfg.temperature``). ``device``: where the
+    two-tower model trains (cpu, cuda, cuda:N); the baselines run on the CPU.
     """
-    trained, grid, seconds = train_two_tower(p, cfg, temperatures, progress=progress)
+    from .. import torch_search
+
+    where = torch_search.facts(torch_search.device(device))  # a clear error before any work if it cannot be used
+    trained, grid, seconds = train_two_tower(p, cfg, temperatures, progress=progress, device=device)
     vectors = embeddings(p, trained)
     models = {
         "two-tower": {
@@ -102,10 +116,11 @@ def train_and_evaluate(
         "protocol": PROTOCOL,
         "training_version": TRAINING_VERSION,
         "threads": threads,
+        "device": where,
         "history": trained.history,
         "models": models,
     }
-    out = save_bundle(out_root / bundle_name(p, cfg, temperatures), p, prepared_file, trained, vectors, report)
+    out = save_bundle(out_root / bundle_name(p, cfg, temperatures, device), p, prepared_file, trained, vectors, report)
     return out, report
 
 

@@ -45,6 +45,8 @@ def read_runs(path: Path) -> list[dict]:
         base |= {f"build.{k}": v for k, v in build.items()}
         base |= {k: stats.get(k) for k in ("build_s", "index_mb", "peak_rss_mb", "import_s", "import_mb", "warmup_s", "warmup_mb")}
         base["exact_qps"] = (stats.get("reference") or {}).get("exact_qps")  # this node's exact search: speedup_single's unit
+        env = stats.get("environment") or {}
+        base["device"] = env.get("gpu") or "cpu"  # the GPU an index searched on (torch-exact on cuda)
         base["serialized_mb"] = (stats["serialized_bytes"] / 2**20) if stats.get("serialized_bytes") else None
         base["build_contended"] = contended(judged(stats.get("build_load"), stats.get("run_load")))
         base["build_params"] = slug(build)

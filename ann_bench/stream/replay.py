@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..sweep.adapters.base import IN_PLACE, REBUILD
-from ..sweep.worker import _rss_mb, _status, clean_sys_path, peak_rss_mb, prepare_library, write_json
+from ..sweep.worker import clean_sys_path, peak_rss_mb, prepare_library, rss_mb, write_json, write_status
 from .truth import live_recall  # imported here, with what it imports, not inside the measured memory
 
 STEPS = "steps.jsonl"
@@ -151,7 +151,7 @@ def run(job_dir: Path) -> None:
     from .schedule import plan
 
     cls = registry.get(job["adapter"])
-    _status(job_dir, "build: import and warm-up")
+    write_status(job_dir, "build: import and warm-up")
     with h5py.File(job["workload"], "r") as f:
         base, queries = f["train"][()], f["test"][: job["queries"]]
         first, last = f["item_first_rated"][()], f["item_last_rated"][()]
@@ -162,11 +162,11 @@ def run(job_dir: Path) -> None:
     rp = plan(first, last, batches=job["batches"], retire_after_days=job["retire_after_days"], start_share=job["start_share"])
     k, new_within = int(job["k"]), int(job["new_within"])
 
-    _status(job_dir, "build")
-    rss_before = _rss_mb()
+    write_status(job_dir, "build")
+    rss_before = rss_mb()
     served = Served(cls, job, base, rp.initial)
     meta |= {"updates": served.updates, "build_s": served.build_s, "rss_before_build_mb": rss_before,
-             "index_mb": _rss_mb() - rss_before, "n_initial": len(rp.initial), "batches": len(rp.ends),
+             "index_mb": rss_mb() - rss_before, "n_initial": len(rp.initial), "batches": len(rp.ends),
              "start": rp.start, "period_s": rp.period_s}
     write_json(job_dir / "meta.json", meta)
     singles = served.index.split_queries(served.index.prepare_queries(queries))
@@ -175,19 +175,19 @@ def run(job_dir: Path) -> None:
     n_batches = len(rp.ends)
 
     def step(b: int, end: int, added: int, removed: int, times: dict) -> dict:
-        _status(job_dir, f"batch {b}: queries" if b >= 0 else "queries at the start")
+        write_status(job_dir, f"batch {b}: queries" if b >= 0 else "queries at the start")
         found, lat = served.query(singles, k)
         new = (rp.arrive > b - new_within) & (rp.arrive <= b) & (rp.arrive >= 0)
         rec = {"step": b + 1, "end": end, "n_live": int(live.sum()), "added": added, "removed": removed,
                "pending": len(served.pending), "filtered": len(served.dead), **times,
                **_shares(found, truth[b + 1], live, new, k),
                "qps": len(lat) / lat.sum(), "p50_ms": float(np.percentile(lat, 50) * 1e3),
-               "p99_ms": float(np.percentile(lat, 99) * 1e3), "index_mb": _rss_mb() - rss_before,
+               "p99_ms": float(np.percentile(lat, 99) * 1e3), "index_mb": rss_mb() - rss_before,
                "fresh_recall": None, "fresh_build_s": None}
         if times.get("rebuild_s") is not None:  # the index is itself a fresh build on the live items
             rec["fresh_recall"], rec["fresh_build_s"] = rec["recall"], times["rebuild_s"]
         elif b + 1 == n_batches or (b >= 0 and (b + 1) % job["fresh_every"] == 0):
-            _status(job_dir, f"build: fresh index after batch {b}")
+            write_status(job_dir, f"build: fresh index after batch {b}")
             fresh = Served(cls, job, base, np.flatnonzero(live))
             found, _ = fresh.query(singles, k)
             rec["fresh_recall"], rec["fresh_build_s"] = live_recall(found, truth[b + 1]), fresh.build_s
@@ -204,20 +204,20 @@ def run(job_dir: Path) -> None:
 
     emit(step(-1, rp.start, 0, 0, {"add_s": 0.0, "remove_s": 0.0, "rebuild_s": None}))
     for b, batch in enumerate(rp.batches()):
-        _status(job_dir, f"batch {b}: update")
+        write_status(job_dir, f"batch {b}: update")
         times = {"add_s": served.add(batch.add)}
         live[batch.add] = True
         times["remove_s"] = served.remove(batch.remove)
         live[batch.remove] = False
         times["rebuild_s"] = None
         if served.updates == REBUILD and (b + 1) % job["rebuild_every"] == 0:
-            _status(job_dir, f"build: rebuild after batch {b}")
+            write_status(job_dir, f"build: rebuild after batch {b}")
             times["rebuild_s"] = served.rebuild(np.flatnonzero(live))
         emit(step(b, int(batch.end), len(batch.add), len(batch.remove), times))
     steps.close()
     meta["peak_rss_mb"] = peak_rss_mb()
     write_json(job_dir / "meta.json", meta)
-    _status(job_dir, "done")
+    write_status(job_dir, "done")
 
 
 def read_steps(job_dir: Path) -> list[dict]:

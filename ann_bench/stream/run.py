@@ -79,7 +79,7 @@ def replay_all(cfg: StreamConfig, workloads: list[Path], root: Path, sweep_setti
             cls = registry.get(adapter)
             grids = alg.at_size(len(rp.initial), cfg.source)  # N in sqrt(N): the items the index is built on
             build, query = grids.build[0], grids.query[0]
-            definition = plan_def | {"algorithm": alg.name, "adapter": adapter, "build": build, "query": query,
+            definition = plan_def | cls.revision_key() | {"algorithm": alg.name, "adapter": adapter, "build": build, "query": query,
                                      "fresh_every": s["fresh_every"], "rebuild_every": s["rebuild_every"],
                                      "new_within": s["new_within"], "build_threads": s["build_threads"] or threads_all,
                                      "versions": versions((cls.distribution,))}

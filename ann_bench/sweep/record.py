@@ -53,7 +53,7 @@ def definition(*, adapter: str, build: dict, repeat: int, queries: list[dict], s
                workload_hash: str) -> dict:
     """Everything that defines a run: a result file made under another definition is stale."""
     cls = registry.get(adapter)
-    return {
+    return cls.revision_key() | {
         "adapter": adapter, "build": build, "build_repeat": repeat, "queries": queries,
         "settings": {k: settings[k] for k in MEASUREMENT_SETTINGS if UNSET_BEFORE.get(k, ...) != settings[k]},
         "threads_all": threads_all,
@@ -71,8 +71,8 @@ def changes(old: dict | None, new: dict) -> list[str]:
     if old is None:
         return ["made by an older ann-bench (no run definition)"]
     out = []
-    for key in new:
-        a, b = old.get(key), new[key]
+    for key in [*new, *(k for k in old if k not in new)]:
+        a, b = old.get(key), new.get(key)
         if _canonical(a) == _canonical(b):
             continue
         if isinstance(a, dict) and isinstance(b, dict):
@@ -86,6 +86,8 @@ def changes(old: dict | None, new: dict) -> list[str]:
                 out.append(f"query plan changed ({query_plan.describe(a or [])} -> {query_plan.describe(b)})")
         elif key == "workload_hash":
             out.append("workload content changed")
+        elif key == "adapter_revision":
+            out.append(f"the adapter changed since (revision {a or 0} -> {b or 0})")
         else:
             out.append(f"{key} {a!r} -> {b!r}")
     return out

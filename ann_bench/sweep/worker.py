@@ -38,11 +38,13 @@ def write_json(path: Path, obj) -> None:
     atomic_write(path, lambda fh: fh.write(json.dumps(obj).encode()))
 
 
-def _status(job_dir: Path, phase: str) -> None:
+def write_status(job_dir: Path, phase: str) -> None:
+    """What the worker is doing now, for the parent's progress bar and its timeout messages."""
     write_json(job_dir / "status.json", {"phase": phase, "since": time.time()})
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """This process's resident memory now, in MiB."""
     import psutil
 
     return psutil.Process().memory_info().rss / 2**20
@@ -181,10 +183,10 @@ def measured_load(record: dict):
 def prepare_library(cls, metric: str, dim: int) -> dict:
     """Import the library and warm it up outside the build's time and memory."""
     out = {}
-    rss, start = _rss_mb(), time.perf_counter()
+    rss, start = rss_mb(), time.perf_counter()
     importlib.import_module(cls.module)
-    out["import_s"], out["import_mb"] = time.perf_counter() - start, _rss_mb() - rss
-    rss, start = _rss_mb(), time.perf_counter()
+    out["import_s"], out["import_mb"] = time.perf_counter() - start, rss_mb() - rss
+    rss, start = rss_mb(), time.perf_counter()
     try:
         cls.warm_up(metric, dim)
         out["warmup"] = "done"
@@ -193,7 +195,7 @@ def prepare_library(cls, metric: str, dim: int) -> dict:
     except Exception as exc:  # a warm-up is a courtesy; the build itself will show a real problem
         out["warmup"] = f"failed: {exc}"
     gc.collect()
-    out["warmup_s"], out["warmup_mb"] = time.perf_counter() - start, _rss_mb() - rss
+    out["warmup_s"], out["warmup_mb"] = time.perf_counter() - start, rss_mb() - rss
     return out
 
 
@@ -239,11 +241,11 @@ def run(job_dir: Path) -> None:
 
     run_start = load.sample()
     cls = registry.get(job["algorithm"])
-    _status(job_dir, "build: import and warm-up")
+    write_status(job_dir, "build: import and warm-up")
     with h5py.File(job["workload"], "r") as f:
         dim = f["train"].shape[1]
     meta = prepare_library(cls, job["metric"], dim)
-    meta["rss_library_mb"] = _rss_mb()  # interpreter and library, warmed up, before the workload: not size-dependent
+    meta["rss_library_mb"] = rss_mb()  # interpreter and library, warmed up, before the workload: not size-dependent
     with h5py.File(job["workload"], "r") as f:
         base = f["train"][()]
         queries = f["test"][()]
@@ -252,25 +254,26 @@ def run(job_dir: Path) -> None:
     from . import machine, query_plan, reference
 
     meta["machine"] = machine.describe(job.get("node"))  # where it ran: this node, pinned to its cores
-    _status(job_dir, "build: exact-search reference")
+    write_status(job_dir, "build: exact-search reference")
     meta["reference"] = reference.exact_qps(base, queries, job["metric"])
     # an item-to-item query is in the base: ask for one more answer, the parent drops the query itself
     extra = 1 if self_ids is not None and (self_ids >= 0).any() else 0
-    _status(job_dir, "build")
+    write_status(job_dir, "build")
     build_record: dict = {}
     with measured_load(build_record):
-        rss_before = _rss_mb()
+        rss_before = rss_mb()
         start = time.perf_counter()
         index = cls(job["metric"], base.shape[1], threads=job["build_threads"], **job["build"])
         index.fit(base)
         build_s = time.perf_counter() - start
-        rss_after = _rss_mb()
+        rss_after = rss_mb()
     n_base = len(base)
     del base  # the index's own copy (if any) stays; the workload copy is not the index's memory
     meta |= {"build_s": build_s, "rss_before_build_mb": rss_before, "rss_after_build_mb": rss_after,
              "index_mb": rss_after - rss_before, "serialized_bytes": _serialized_size(index, job_dir),
              "build_threads": job["build_threads"], "build_load": build_record["load"],
-             "effective_build": index.effective_build(), "asked_extra": extra, "queries": []}
+             "effective_build": index.effective_build(), "environment": index.environment(), "asked_extra": extra,
+             "queries": []}
     write_json(job_dir / "meta.json", meta)
 
     repeats, depths = int(job["repeats"]), sorted(int(k) for k in job["k"])
@@ -304,7 +307,7 @@ def run(job_dir: Path) -> None:
             seen[key] = qi
             with measured_load(rec):
                 raw = _measure_depth(index, cls, pq, singles, asked, repeats, min_s, threads_all,
-                                     lambda mode: _status(job_dir, f"query {qi} k={depth} {mode}"))
+                                     lambda mode: write_status(job_dir, f"query {qi} k={depth} {mode}"))
             save_npz(job_dir / npz_name(qi, depth), raw)
             if depth == steer_k:
                 recalls[qi] = steering_recall(job, raw["ids_batch_1t"], depth, self_ids, queries, truth())
@@ -315,7 +318,7 @@ def run(job_dir: Path) -> None:
             rec = record["filtered"] = {"effective": eff, "asked": fk, "duplicate_of": seen.get(key)}
             if rec["duplicate_of"] is None:
                 seen[key] = qi
-                _status(job_dir, f"query {qi} filtered")
+                write_status(job_dir, f"query {qi} filtered")
                 with measured_load(rec):
                     raw = filtered_passes(index, singles, exclude, fk, repeats, min_s)
                 save_npz(job_dir / npz_name(qi, "filtered"), raw)
@@ -327,7 +330,7 @@ def run(job_dir: Path) -> None:
     meta["peak_rss_mb"] = peak_rss_mb()
     meta["run_load"] = load.between(run_start, load.sample())
     write_json(job_dir / "meta.json", meta)
-    _status(job_dir, "done")
+    write_status(job_dir, "done")
 
 
 def steering_recall(job: dict, ids, depth: int, self_ids, queries, gt) -> float:

@@ -46,6 +46,7 @@ class WorkloadSpec:
     scale: int | None = None  # total base size after adding synthetic items
     max_i2i_queries: int = 10_000
     seed: int = 0
+    device: str = "cpu"  # where the ground truth is computed: cpu (BLAS), or cuda / cuda:N (PyTorch on a GPU)
 
     def __post_init__(self) -> None:
         for kind in self.kinds:
@@ -58,12 +59,22 @@ class WorkloadSpec:
         if self.k < 1:
             raise ConfigError("k must be >= 1.")
 
+    def ground_truth_device(self) -> dict:
+        """The device the ground truth will be computed on, as a result records it; a one-line
+        error before any work where it cannot be used (no GPU, a CPU-only torch)."""
+        if self.device == "cpu":
+            return {"device": "cpu"}
+        from .. import torch_search
+
+        return torch_search.facts(torch_search.device(self.device))
+
     def jobs(self) -> list[tuple[str, str]]:
         return [(kind, m) for kind in self.kinds for m in (self.u2i_metrics if kind == "u2i" else self.i2i_metrics)]
 
 
 def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = True) -> list[Path]:
     """Write one workload file per (kind, metric) of ``spec``; returns their paths."""
+    gt_device = spec.ground_truth_device()
     vec = load_vectors(bundle)
     p = prepared_store.load(Path(vec["prepared_file"]))
     items, users = vec["items"], vec["users"]
@@ -130,16 +141,17 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
             queries, query_ids, exclude, self_ids = items[i2i_q], item_ids[i2i_q], i2i_q, i2i_q
             rel = seen_r = None
         start = time.perf_counter()
-        ids, dists = exact_knn(queries, items, spec.k, metric, exclude=exclude, progress=progress)
+        ids, dists = exact_knn(queries, items, spec.k, metric, exclude=exclude, progress=progress, device=spec.device)
         f_ids = f_dists = None
         if seen_r is not None:  # filtered search: the user's already-seen movies are never answers
-            f_ids, f_dists = exact_knn(queries, items, spec.k, metric, exclude=seen_r, progress=progress)
+            f_ids, f_dists = exact_knn(queries, items, spec.k, metric, exclude=seen_r, progress=progress, device=spec.device)
         w = wformat.Workload(
             name=name, metric=metric, train=items, test=queries, neighbors=ids, distances=dists,
             item_ids=item_ids, item_titles=titles, query_ids=query_ids, relevant=rel, seen=seen_r,
             filtered_neighbors=f_ids, filtered_distances=f_dists, self_ids=self_ids,
             item_first_rated=first, item_last_rated=last,
-            attrs={k: v for k, v in common.items() if kind == "u2i" or k != "metric_comparison"} | {"kind": kind, "k": spec.k, "ground_truth_seconds": time.perf_counter() - start},
+            attrs={k: v for k, v in common.items() if kind == "u2i" or k != "metric_comparison"} | {
+                "kind": kind, "k": spec.k, "ground_truth_seconds": time.perf_counter() - start, "ground_truth_device": gt_device},
         )
         paths.append(wformat.write(w, under(out_dir, name, what="workload name", suffix=".hdf5")))
     return paths

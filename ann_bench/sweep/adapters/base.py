@@ -10,7 +10,9 @@ Each adapter reports the parameters the library really used (:meth:`Adapter.effe
 hnswlib searches with ``max(ef, k)``, so ``ef=10`` at k = 100 is ``ef=100``), declares
 truthfully whether its batch search runs on several threads (``threaded_batch``) and
 whether a one-thread build is reproducible (``deterministic``), and names the build
-parameter that seeds it (``seed_param``), so repeated builds can draw other seeds. The
+parameter that seeds it (``seed_param``), so repeated builds can draw other seeds. An adapter
+whose behaviour changes for the same parameters raises its ``revision``: every result and
+replay recorded at the older one is run again. The
 conformance suite (``tests/test_adapters.py``) checks every one of these claims.
 
 Each adapter declares, per metric it supports, whether the library handles it natively or
@@ -58,6 +60,9 @@ class Adapter:
     # IN_PLACE: add() and remove() change it; ADD_ONLY: add() does, removed ids must be filtered out
     # of answers (search_one_filtered); REBUILD: neither, the index is built again
     updates: ClassVar[str] = REBUILD
+    # raised when the adapter measures something else for the same parameters (e.g. Voyager's insert
+    # order): results made at an older revision are stale and run again
+    revision: ClassVar[int] = 0
 
     def __init__(self, metric: str, dim: int, *, threads: int = 1, **params):
         if metric not in self.metrics:
@@ -70,6 +75,12 @@ class Adapter:
 
     def _not_fitted(self, *args, **kwargs):
         raise NotFittedError(f"{self.name}: search called before fit(); build the index first.")
+
+    @classmethod
+    def revision_key(cls) -> dict:
+        """What a run definition holds of the adapter's revision (nothing at 0, so the
+        definitions made before revisions existed stay valid)."""
+        return {"adapter_revision": cls.revision} if cls.revision else {}
 
     @property
     def reduced(self) -> bool:
@@ -127,6 +138,11 @@ class Adapter:
     def effective_build(self) -> dict:
         """The build parameters the library really used (after :meth:`fit`)."""
         return dict(self.params)
+
+    def environment(self) -> dict:
+        """What the result file must record beyond the CPU and library versions for the run to be
+        compared (after :meth:`fit`): the GPU an index runs on, its driver. Nothing for most."""
+        return {}
 
     @classmethod
     def fitting_dim(cls, dim: int, params: dict) -> int:

@@ -93,6 +93,9 @@ class Reduced(Adapter):
     def effective_build(self) -> dict:
         return self.index.effective_build()
 
+    def environment(self) -> dict:
+        return self.index.environment()
+
     def save(self, path: str) -> bool:
         return self.index.save(path)
 
@@ -112,7 +115,7 @@ def reduced(inner: type[Adapter], via: str) -> type[Adapter]:
         raise ValueError(f"{inner.name} cannot serve inner product via '{via}' (it searches {', '.join(inner.metrics)})")
     attrs = {name: getattr(inner, name) for name in (
         "module", "distribution", "build_params", "query_params", "deterministic", "threaded_batch", "seed_param",
-        "exact", "native_filter")}
+        "exact", "native_filter", "revision")}
     return type(f"{inner.__name__}Via{via.title()}", (Reduced,), attrs | {
         "name": reduced_name(inner.name, via), "inner": inner, "via": via, "metrics": {"ip": handling(via)},
         "__doc__": f"{inner.name} on inner product through the augmentation and its {via} search."})

@@ -44,6 +44,7 @@ class Voyager(Adapter):
                                  monotone=True)}
     seed_param = "seed"
     updates = IN_PLACE  # add_items under new ids; mark_deleted hides an id from every query
+    revision = 1  # 1: the first build inserts largest norm first (a6c3f58); row order before
 
     def _fit(self, x):
         from voyager import Index, Space
