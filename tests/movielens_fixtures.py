@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ann_bench.data.variants import Variant
 
@@ -78,3 +79,15 @@ def variant_for(archive: Path, layout: str, *, base_url: str = "http://127.0.0.1
     v = Variant(name, layout=layout, folder=name, md5="0" * 32, sha256=digest, size=archive.stat().st_size,
                 base_url=base_url, has_users=layout != "csv")
     return replace(v)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """A prepared split of a small generated ml-100k-layout release (150 users, 60 items): enough
+    for a model to learn something in seconds."""
+    from ann_bench.data import PrepConfig, fetch, load, prepare
+
+    tmp = tmp_path_factory.mktemp("ml")
+    folder = write_release(tmp, "100k", n_users=150, n_items=60, per_user=20)
+    ml = load(fetch(variant_for(zip_release(folder), "100k"), cache_dir=tmp / "c", source=folder))
+    return prepare(ml, PrepConfig())

@@ -5,6 +5,7 @@ Every test runs its torch code on the CPU here (the GPU's code path, ``torch-cpu
 a one-line error."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -12,6 +13,8 @@ from ann_bench.errors import ConfigError
 from ann_bench.sweep import registry
 from ann_bench.workloads import groundtruth
 from ann_bench.workloads.groundtruth import exact_knn
+from movielens_fixtures import prepared  # noqa: F401  (pytest fixtures)
+from sweep_fixtures import cfg, workload  # noqa: F401
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
@@ -120,6 +123,21 @@ def test_torch_exact_finds_the_ground_truth_and_records_where_it_ran(device, met
         assert env["gpu"] and env["cuda"] and env["device_index_mb"] >= x.nbytes / 2**20
 
 
+@pytest.mark.parametrize("device", ADAPTER_DEVICES)
+def test_a_sweep_row_says_where_torch_exact_ran_and_what_it_holds_there(device, workload, tmp_path):
+    from ann_bench.results.table import gather
+    from ann_bench.sweep.runner import sweep
+
+    c = cfg({"torch-exact": {"build": {"device": [device]}}}, k=[10], filtered_k=0)
+    sweep(c, [workload], tmp_path / "r", progress=False)
+    row = gather(tmp_path / "r").iloc[0]
+    assert row["status"] == "ok" and row["recall@10"] == 1.0
+    if device == "cpu":
+        assert row["device"] == "cpu" and pd.isna(row["device_index_mb"])
+    else:  # the base (1,000 x 8 float32) sits in GPU memory, not in the host's index_mb
+        assert row["device"] == torch.cuda.get_device_name() and row["device_index_mb"] >= 1_000 * 8 * 4 / 2**20
+
+
 @pytest.mark.skipif(CUDA, reason="a CUDA GPU is usable here")
 def test_asking_for_a_gpu_without_one_is_a_one_line_error(tmp_path):
     from ann_bench.torch_search import device
@@ -157,17 +175,6 @@ def test_recommendation_says_where_exact_search_on_a_gpu_beats_every_cpu_index()
     assert "gpu_verdict" not in recommend(pd.DataFrame(rows[:3]), targets=(0.9,))
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    from ann_bench.data import PrepConfig, fetch, load, prepare
-    from movielens_fixtures import variant_for, write_release, zip_release
-
-    tmp = tmp_path_factory.mktemp("ml")
-    folder = write_release(tmp, "100k", n_users=150, n_items=60, per_user=20)
-    ml = load(fetch(variant_for(zip_release(folder), "100k"), cache_dir=tmp / "c", source=folder))
-    return prepare(ml, PrepConfig())
-
-
 @needs_cuda
 def test_training_on_a_gpu_follows_the_same_protocol(prepared):
     from ann_bench.data import TEST
@@ -175,18 +182,24 @@ def test_training_on_a_gpu_follows_the_same_protocol(prepared):
     from ann_bench.embeddings.evaluate import dot_scorer, evaluate
     from ann_bench.embeddings.train import embeddings, train
 
-    cfg = TrainConfig(tower=TowerConfig(dim=16, hidden=64, **MODELS["cos"]), max_epochs=6, batch_size=256, patience=6,
-                      temperature=0.2)
+    tower = TowerConfig(dim=16, hidden=64, dropout=0.0, id_dropout=0.0, **MODELS["cos"])
+    cfg = TrainConfig(tower=tower, max_epochs=6, batch_size=256, patience=6, temperature=0.2)
     runs = {d: train(prepared, cfg, progress=False, device=d) for d in ("cpu", "cuda")}
     for d, trained in runs.items():
         assert next(trained.final.parameters()).device.type == "cpu", "a trained model comes back to the host"
         losses = [h["loss"] for h in trained.history]
         assert losses[-1] < losses[0] and all(h["epoch_s"] > 0 for h in trained.history), d
-    recall = {}
+    # the same protocol: the same initial weights and the same batches (no dropout, whose draws are the
+    # device's own), so the first epoch's mean loss agrees to rounding; later epochs drift apart as
+    # rounding compounds (on a 60-item fixture Recall@10 differed by 0.10), so recall is only checked
+    # to be learnt on each device
+    first = {d: trained.history[0]["loss"] for d, trained in runs.items()}
+    assert first["cuda"] == pytest.approx(first["cpu"], rel=1e-3), first
+    assert len(runs["cuda"].history) == len(runs["cpu"].history)
     for d, trained in runs.items():
         e = embeddings(prepared, trained)
-        recall[d] = evaluate(prepared, dot_scorer(e["users"], e["items"]), TEST, ks=(10,))["recall@10"]
-    assert abs(recall["cuda"] - recall["cpu"]) < 0.1, recall
+        recall = evaluate(prepared, dot_scorer(e["users"], e["items"]), TEST, ks=(10,))["recall@10"]
+        assert recall > 0.3, (d, recall)  # 10 of 60 items at random: about 0.17
 
 
 def test_a_model_trained_on_a_gpu_gets_its_own_bundle_and_the_cpu_name_stays(prepared):

@@ -14,15 +14,7 @@ from ann_bench.embeddings.config import TrainConfig
 from ann_bench.embeddings.train import embeddings, train
 from ann_bench.errors import ConfigError
 
-from movielens_fixtures import variant_for, write_release, zip_release
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ml")
-    folder = write_release(tmp, "100k", n_users=150, n_items=60, per_user=20)
-    ml = load(fetch(variant_for(zip_release(folder), "100k"), cache_dir=tmp / "c", source=folder))
-    return prepare(ml, PrepConfig())
+from movielens_fixtures import prepared  # noqa: F401  (a pytest fixture)
 
 
 def test_loss_masks_duplicate_positives_and_applies_logq():

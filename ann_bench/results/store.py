@@ -47,6 +47,7 @@ def read_runs(path: Path) -> list[dict]:
         base["exact_qps"] = (stats.get("reference") or {}).get("exact_qps")  # this node's exact search: speedup_single's unit
         env = stats.get("environment") or {}
         base["device"] = env.get("gpu") or "cpu"  # the GPU an index searched on (torch-exact on cuda)
+        base["device_index_mb"] = env.get("device_index_mb")  # what it holds there (index_mb is host memory)
         base["serialized_mb"] = (stats["serialized_bytes"] / 2**20) if stats.get("serialized_bytes") else None
         base["build_contended"] = contended(judged(stats.get("build_load"), stats.get("run_load")))
         base["build_params"] = slug(build)

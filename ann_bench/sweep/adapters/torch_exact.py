@@ -71,7 +71,7 @@ class TorchExact(Adapter):
         return ids[0][ids[0] >= 0]
 
     def environment(self) -> dict:
-        return self._torch.facts(self.dev) | ({"device_index_mb": round(self.device_mb, 1)} if self.dev.type == "cuda" else {})
+        return self._torch.facts(self.dev) | ({"device_index_mb": round(self.device_mb, 3)} if self.dev.type == "cuda" else {})
 
     def save(self, path):
         np.save(path, self.base.x.cpu().numpy())
