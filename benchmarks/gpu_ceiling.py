@@ -79,14 +79,21 @@ def main() -> None:
     args = ap.parse_args()
 
     from ann_bench import torch_search
+    from ann_bench.errors import ConfigError
     from ann_bench.threads import available_cores, set_threads
 
+    if not args.device.startswith("cuda"):
+        ap.error(f"--device {args.device}: name a CUDA GPU (cuda, cuda:N); the CPU side is always measured beside it")
     cores = available_cores()
     set_threads(cores)
     import torch
 
     torch.set_num_threads(cores)
-    print(f"{cores} CPU cores; {torch_search.facts(torch_search.device(args.device))}")
+    try:
+        dev = torch_search.device(args.device)
+    except ConfigError as e:
+        ap.error(str(e).split("; run on")[0] + "; run this on a machine with a CUDA GPU.")
+    print(f"{cores} CPU cores; {torch_search.facts(dev)}")
     groundtruth(args, cores) if args.what == "groundtruth" else train(args)
 
 

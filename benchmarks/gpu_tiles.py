@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ann_bench import torch_search
+from ann_bench.errors import ConfigError
 
 PAIRS = ((4096, 32_768), (4096, 131_072), (1024, 524_288), (16_384, 65_536), (4096, 1 << 20), (1024, 1 << 21))
 DEFAULT = (None, None)  # the defaults of torch_search (a block of QUERY_BLOCK, a tile of SCORE_BYTES)
@@ -46,7 +47,10 @@ def main() -> None:
     ap.add_argument("--cases", nargs="+", default=["1000000:601:100", "1000000:10000:116", "10000000:10000:116"])
     ap.add_argument("--dim", type=int, default=64)
     args = ap.parse_args()
-    dev = torch_search.device(args.device)
+    try:
+        dev = torch_search.device(args.device)
+    except ConfigError as e:
+        ap.error(str(e))
     print(torch_search.facts(dev))
     for case in args.cases:
         n, nq, k = (int(v) for v in case.split(":"))
