@@ -175,6 +175,30 @@ def test_recommendation_says_where_exact_search_on_a_gpu_beats_every_cpu_index()
     assert "gpu_verdict" not in recommend(pd.DataFrame(rows[:3]), targets=(0.9,))
 
 
+def test_gpu_rows_are_only_compared_with_cpu_runs_of_their_own_machine():
+    from ann_bench.analysis.comparable import choose
+
+    def row(n, algorithm, cpu, qps, device="cpu"):
+        return {"file": f"{n}.hdf5", "algorithm": algorithm, "status": "ok", "cpu": cpu, "device": device,
+                "qps_single": qps, "qps_batch_nt": 10 * qps, "speedup_single": qps / 100}
+
+    h100 = "NVIDIA H100 80GB HBM3"
+    laptop = [row(1, "hnswlib", "laptop CPU", 9000), row(2, "faiss-flat", "laptop CPU", 100)]
+    # exact search on a GPU measured on a machine where no CPU index ran: nothing there to compare with
+    df, basis = choose(pd.DataFrame(laptop + [row(3, "torch-exact-gpu", "server CPU", 3000, h100)]))
+    assert list(df["file"]) == ["1.hdf5", "2.hdf5"] and basis.column == "qps_single"
+    assert "1 result file(s) of search on a GPU are left out: no CPU index ran on their machine" in basis.note
+    # beside the server's own CPU runs it stays in raw QPS; normalised by a CPU's exact search it goes
+    server = [row(4, "faiss-flat", "server CPU", 80), row(5, "scann", "server CPU", 7000),
+              row(6, "hnswlib", "server CPU", 8000), row(3, "torch-exact-gpu", "server CPU", 3000, h100)]
+    df, basis = choose(pd.DataFrame(laptop + server), "qps_batch_nt")
+    assert set(df["file"]) == {"3.hdf5", "4.hdf5", "5.hdf5", "6.hdf5"} and basis.column == "qps_batch_nt"
+    df, basis = choose(pd.DataFrame(laptop + server))
+    assert basis.normalised and "3.hdf5" not in set(df["file"]) and "measures neither" in basis.note
+    df, basis = choose(pd.DataFrame(server))
+    assert "3.hdf5" in set(df["file"]) and basis.column == "qps_single" and "GPU" not in basis.note
+
+
 @needs_cuda
 def test_training_on_a_gpu_follows_the_same_protocol(prepared):
     from ann_bench.data import TEST

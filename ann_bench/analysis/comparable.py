@@ -8,6 +8,11 @@ QPS when every measured run came from one CPU model; otherwise it switches singl
 ``speedup_single`` and, for the other QPS modes (no per-node yardstick), keeps only the CPU
 model with the most runs. The returned :class:`Basis` says which, for tables, plots and the
 report's text.
+
+Exact search on a GPU (``torch-exact`` on cuda) has no such yardstick: its speed is the GPU's,
+not its host CPU's. Its rows are compared in raw QPS beside CPU runs of the same machine, and
+left out, with a sentence saying so, where they came from a machine no CPU run came from, or
+where single-query QPS is normalised per node.
 """
 
 from __future__ import annotations
@@ -37,6 +42,19 @@ class Basis:
         return self.column == SPEEDUP
 
 
+def on_gpu(row) -> bool:
+    """The row was searched on a GPU (its ``device`` names one; CPU rows say 'cpu' or nothing)."""
+    device = row.get("device")
+    return isinstance(device, str) and device not in ("", "cpu")
+
+
+def gpu_rows(df: pd.DataFrame) -> pd.Series:
+    """Which rows were searched on a GPU."""
+    if "device" not in df:
+        return pd.Series(False, index=df.index)
+    return df["device"].map(lambda d: on_gpu({"device": d})).astype(bool)
+
+
 def cpu_models(df: pd.DataFrame) -> list[str]:
     """The distinct CPU models that measured runs came from (unknown ones left out)."""
     if "cpu" not in df:
@@ -45,9 +63,31 @@ def cpu_models(df: pd.DataFrame) -> list[str]:
     return sorted(str(c) for c in ok["cpu"].dropna().unique())
 
 
+def _without_gpu(df: pd.DataFrame, keep: pd.Series, why: str) -> tuple[pd.DataFrame, str]:
+    """``df`` less its GPU rows outside ``keep``, and a sentence saying how many files went and why."""
+    gone = gpu_rows(df) & ~keep
+    files = df.loc[gone, "file"].nunique() if "file" in df else int(gone.sum())
+    if not files:
+        return df, ""
+    return df[~gone], f" {files} result file(s) of search on a GPU are left out: {why}."
+
+
 def choose(df: pd.DataFrame, qps: str = "qps_single") -> tuple[pd.DataFrame, Basis]:
     """The rows and the column that compare ``qps`` fairly (see the module docstring). Rows of
     runs that did not succeed are kept, so failures are still reported."""
+    hosts = cpu_models(df[~gpu_rows(df)])
+    on_hosts = df["cpu"].isin(hosts) if "cpu" in df and hosts else pd.Series(True, index=df.index)
+    df, gone = _without_gpu(df, on_hosts, "no CPU index ran on their machine, so nothing measured "
+                                          "there compares with them; sweep gpu.yaml where the CPU indexes ran")
+    df, basis = _choose(df, qps)
+    if basis.normalised:
+        df, more = _without_gpu(df, pd.Series(False, index=df.index),
+                                "a GPU's QPS over its host CPU's exact search measures neither")
+        gone += more
+    return df, Basis(basis.column, basis.scope, basis.note + gone)
+
+
+def _choose(df: pd.DataFrame, qps: str) -> tuple[pd.DataFrame, Basis]:
     models = cpu_models(df)
     if len(models) <= 1:
         cpu = models[0] if models else "unknown CPU"

@@ -16,6 +16,7 @@ import pandas as pd
 from ..results.table import measured
 from ..sweep import registry
 from ..sweep.adapters.reduction import split_name
+from .comparable import on_gpu
 
 TARGETS = (0.80, 0.90, 0.95, 0.99)
 # an index that is not this much faster than exact search is not worth its recall loss,
@@ -28,12 +29,6 @@ def is_exact(adapter: str) -> bool:
         return bool(registry.get(adapter).exact)
     except Exception:  # an adapter from a plugin no longer installed
         return False
-
-
-def on_gpu(row) -> bool:
-    """The row was searched on a GPU (its ``device`` names one; CPU rows say 'cpu' or nothing)."""
-    device = row.get("device")
-    return isinstance(device, str) and device not in ("", "cpu")
 
 
 def cpu_exact(df: pd.DataFrame) -> pd.Series:
