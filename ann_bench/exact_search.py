@@ -47,6 +47,30 @@ def excluded_cells(exclude, start: int, stop: int) -> tuple[np.ndarray, np.ndarr
     return np.concatenate(rows), np.concatenate(cols)
 
 
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def query_bar(total: int, label: str | None):
+    """A progress bar over ``total`` queries; without a label one that does nothing and costs
+    nothing (a filtered query is timed one at a time through these searches)."""
+    if label is None:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=label, unit="query")
+
+
 def search(
     queries: np.ndarray,
     base: np.ndarray,
@@ -73,9 +97,7 @@ def search(
     tile = max(k, tile or TILE_BYTES // (4 * query_block))
     ids = np.empty((nq, k), dtype=np.int64)
     out = np.empty((nq, k), dtype=np.float32)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=nq, desc=progress, unit="query", disable=progress is None)
+    bar = query_bar(nq, progress)
     lock = threading.Lock()
 
     def one_block(start: int) -> None:

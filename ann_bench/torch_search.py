@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
-from .exact_search import SPACES, excluded_cells
+from .exact_search import SPACES, excluded_cells, query_bar
 
 # one block's tile of scores: cache-sized on a CPU; on a GPU large, as each tile's top-k selection
 # costs more than its product, and the tile is sized by the block's real rows (benchmarks/gpu_tiles.py
@@ -108,9 +108,7 @@ class Base:
         tile = max(k, tile or SCORE_BYTES[kind] // (4 * min(query_block, max(1, nq))))
         ids = np.empty((nq, k), dtype=np.int64)
         out = np.empty((nq, k), dtype=np.float32)
-        from tqdm.auto import tqdm
-
-        with torch.inference_mode(), tqdm(total=nq, desc=progress, unit="query", disable=progress is None) as bar:
+        with torch.inference_mode(), query_bar(nq, progress) as bar:
             for start in range(0, nq, query_block):
                 stop = min(start + query_block, nq)
                 q = torch.from_numpy(np.ascontiguousarray(queries[start:stop], dtype=np.float32)).to(self.dev)

@@ -16,7 +16,7 @@ import pandas as pd
 from ..results.table import measured
 from ..sweep import registry
 from ..sweep.adapters.reduction import split_name
-from .comparable import on_gpu
+from .comparable import gpu_rows, on_gpu
 
 TARGETS = (0.80, 0.90, 0.95, 0.99)
 # an index that is not this much faster than exact search is not worth its recall loss,
@@ -31,18 +31,18 @@ def is_exact(adapter: str) -> bool:
         return False
 
 
+def _exact(df: pd.DataFrame) -> pd.Series:
+    return df["adapter"].map(is_exact).astype(bool) if len(df) else pd.Series(False, index=df.index)
+
+
 def cpu_exact(df: pd.DataFrame) -> pd.Series:
     """Rows of exact search on the CPU: the baseline every CPU index is judged against."""
-    if df.empty:
-        return pd.Series(False, index=df.index)
-    return df.apply(lambda r: is_exact(r["adapter"]) and not on_gpu(r), axis=1).astype(bool)
+    return _exact(df) & ~gpu_rows(df)
 
 
 def gpu_exact(df: pd.DataFrame) -> pd.Series:
     """Rows of exact search on a GPU: the ceiling drawn beside the CPU baseline."""
-    if df.empty:
-        return pd.Series(False, index=df.index)
-    return df.apply(lambda r: is_exact(r["adapter"]) and on_gpu(r), axis=1).astype(bool)
+    return _exact(df) & gpu_rows(df)
 
 
 def view(df: pd.DataFrame, recall: str) -> pd.DataFrame:
