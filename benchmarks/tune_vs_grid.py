@@ -4,7 +4,8 @@ For each algorithm, the grid covers every searched build parameter of the tuner'
 (:mod:`ann_bench.tune.space`) at evenly spaced values (12 for one parameter, 4 each for two,
 3 each for more), each sampled query parameter at 3 values, and the bisected query parameter
 at every power of two in its range, like ann-benchmarks' grids. The tuner gets a third of the
-grid's builds as trials. Printed per algorithm and Recall@K target: the grid's best QPS, the
+grid's builds as trials and a third of its query configurations as its budget
+(``Tuning.query_configs``). Printed per algorithm and Recall@K target: the grid's best QPS, the
 tuner's, their ratio (target >= 0.95), and what each measured (builds, query configurations;
 the tuner's target is <= 1/3 of the grid's).
 
@@ -173,12 +174,11 @@ def main() -> None:
     executor = LocalExecutor(threads=1)
     try:
         for alg in cfg.algorithms:
-            trials = max(1, builds[alg.name] // 3)
-            start = time.perf_counter()
-            _, files, _ = run_study(cfg, alg, wpath, args.out / "tune", Tuning(tuple(g), trials=trials, seed=args.seed), executor,
-                                 log=lambda line: None)
-            tune_s += time.perf_counter() - start
             grid_rows = gdf[(gdf["algorithm"] == alg.name) & (gdf["duplicate_of"] == "") & (gdf["status"] == "ok")]
+            tuning = Tuning(tuple(g), trials=max(1, builds[alg.name] // 3), seed=args.seed, query_configs=max(1, len(grid_rows) // 3))
+            start = time.perf_counter()
+            _, files, _ = run_study(cfg, alg, wpath, args.out / "tune", tuning, executor, log=lambda line: None)
+            tune_s += time.perf_counter() - start
             grid_best, tuned_best = winners(grid_rows["file"], g), winners(files, g)
             for goal, r in zip(g, answer(args.workload, alg.name, files, g, "qps_single")):
                 t = goal.recall

@@ -320,6 +320,7 @@ def test_tuning_declarations_hold(name, data):
     space = space_for(config.parse({"algorithms": {name: {"build": on} if on else {}}}).algorithms[0], N)
     for d in space.build + space.query:
         assert d.fixed or (d.lo < d.hi and (not d.log or d.lo > 0)), d
+        assert d.start is None or d.lo <= d.start <= d.hi, d  # a declared first value resolves inside the range
     assert space.monotone == monotone[0] and space.raised == tuple(monotone[1:])
     x, q = data
     metric = next(iter(cls.metrics))

@@ -137,6 +137,42 @@ def test_a_plan_without_raises_is_written_as_before_raises_existed():
     assert Bisection.from_json(raised.to_json()) == raised
 
 
+def test_a_budget_stops_the_plan_and_the_answer_stands_on_what_was_measured():
+    """Three targets need more configurations than a budget of 6 allows: the worker measures 6
+    (the same first 6 as without a budget), stops, and the smallest of them reaching each target
+    is a bracket's end: at or above the true boundary, never below the target."""
+    from ann_bench.sweep.query_plan import Bisection
+
+    recall = _capped(lambda r: 1.0)  # leaves alone: 1 - exp(-leaves / 40)
+    free = Bisection("leaves", 1, 1000, (0.9, 0.95, 0.99), 10, ratio=1.0, fixed={"reorder_k": 100})
+    unbudgeted = _measured(free, recall)
+    assert len(unbudgeted) > 6
+    plan = Bisection(**(vars(free) | {"budget": 6}))
+    seen = _measured(plan, recall)
+    assert seen == unbudgeted[:6] and plan.max_configs() == 6
+    for t in (0.9, 0.95, 0.99):
+        reach = [q["leaves"] for q in seen if recall(q) >= t]
+        assert reach and min(reach) >= math.ceil(-40 * math.log(1 - t) - 1e-9)
+    assert Bisection.from_json(plan.to_json()) == plan and plan.to_json()["bisect"]["budget"] == 6
+
+
+def test_the_first_builds_are_the_adapters_recommended_one_then_the_middle():
+    """faiss IVF starts at the middle of faiss's 4-16 sqrt(N) guideline, 8 sqrt(N) lists, unless
+    k-means would get under 39 points per list; kept within a range the file narrows."""
+    from ann_bench.sweep import config
+    from ann_bench.tune.space import space_for
+
+    def starts(entry, n):
+        return space_for(config.parse({"algorithms": {"faiss-ivf": entry}}).algorithms[0], n).starts()
+
+    assert starts({}, 1_000_000) == [{"build.nlist": 8000}, {"build.nlist": 1414}]  # 8 * 1000; sqrt(250 * 8000)
+    assert starts({}, 9_742) == [{"build.nlist": 250}, {"build.nlist": 141}]  # 9742 / 39 < 8 * 98.7
+    assert starts({"build": {"nlist": [16, 64]}}, 1_000_000) == [{"build.nlist": 64}, {"build.nlist": 32}]
+    assert starts({"build": {"nlist": [64]}}, 1_000_000) == []  # nothing searched
+    hnsw = space_for(config.parse({"algorithms": {"hnswlib": {}}}).algorithms[0], 1_000_000)
+    assert hnsw.starts() == [{"build.M": 16, "build.ef_construction": 128}]  # no recommendation: the middle only
+
+
 # --- goals, and choosing among measured points ------------------------------------------------
 
 def test_goals_parse_and_bad_ones_are_named():
@@ -203,7 +239,8 @@ def test_a_query_parameter_is_not_searched_when_the_build_turns_off_what_it_need
 
 # --- a real tuning run on a small generated workload -------------------------------------------
 
-def _tune(workload, results, trials, goals_text=("recall@10 >= 0.9", "recall@10 >= 0.99"), limits=(), algorithms=None):
+def _tune(workload, results, trials, goals_text=("recall@10 >= 0.9", "recall@10 >= 0.99"), limits=(), algorithms=None,
+          query_configs=None):
     from ann_bench.sweep.executors.local import LocalExecutor
     from ann_bench.tune.answer import answer
     from ann_bench.tune.study import Tuning, run_study
@@ -211,7 +248,7 @@ def _tune(workload, results, trials, goals_text=("recall@10 >= 0.9", "recall@10 
 
     c = cfg(algorithms or {"hnswlib": {"build": {"M": [4, 16], "ef_construction": [40]}}, "faiss-ivf": {}})
     g = goals(list(goals_text), list(limits))
-    tuning = Tuning(tuple(g), trials=trials, seed=0)
+    tuning = Tuning(tuple(g), trials=trials, seed=0, query_configs=query_configs)
     rows, logged = [], []
     executor = LocalExecutor(threads=1)
     try:
@@ -261,6 +298,24 @@ def test_tuning_finds_each_target_boundary_in_ordinary_result_files(workload, tm
     after = {p: p.stat().st_mtime_ns for p in results.rglob("*.hdf5")}
     assert all(after[p] == t for p, t in before.items()) and len(after) == len(before) + 2
     assert all(r["builds"] == 4 for r in rows)
+
+
+def test_a_query_budget_is_shared_by_the_builds_and_never_exceeded(workload, tmp_path):
+    """Three builds with 12 query configurations in all: 4 each (each build alone takes more), the
+    first build the adapter's recommended one (min(8 sqrt(1000), 1000 / 39) = 26 lists)."""
+    from ann_bench.results.table import gather
+
+    goals_text = ("recall@10 >= 0.9", "recall@10 >= 0.95", "recall@10 >= 0.99")
+    rows, logged = _tune(workload, tmp_path / "free", trials=3, goals_text=goals_text, algorithms={"faiss-ivf": {}})
+    free = gather(tmp_path / "free")
+    assert len(free) > 12 and logged[0].startswith("tiny.u2i.ip faiss-ivf nlist=26:")
+    rows, logged = _tune(workload, tmp_path / "tight", trials=3, goals_text=goals_text, algorithms={"faiss-ivf": {}},
+                         query_configs=12)
+    tight = gather(tmp_path / "tight")
+    assert sorted(tight.groupby("build_params").size()) == [4, 4, 4]
+    assert all(r["query_configs"] == 12 and r["builds"] == 3 for r in rows)
+    for r in rows:
+        assert r["answer"] != "met" or r["recall@10"] >= float(r["goal"].split(">= ")[1])
 
 
 def test_a_tuning_run_raises_k_factor_where_nprobe_alone_falls_short(workload, tmp_path):

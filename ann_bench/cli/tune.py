@@ -22,7 +22,8 @@ def cmd_tune(args) -> int:
     cfg = sweep_config.load(args.config).narrowed(algorithms=args.algorithms)
     file_targets, file_limits, file_trials = targets.from_file(cfg.tune, cfg.source)
     goals = targets.goals(args.target or file_targets, args.limit or file_limits)
-    tuning = Tuning(tuple(goals), trials=args.trials or file_trials or 8, seed=args.seed, qps=args.qps, ratio=args.ratio)
+    tuning = Tuning(tuple(goals), trials=args.trials or file_trials or 8, seed=args.seed, qps=args.qps, ratio=args.ratio,
+                    query_configs=args.query_configs)
     names = args.workloads or cfg.workloads
     if not names:
         raise AnnBenchError(f"no workloads: list them under 'workloads:' in {args.config} or pass --workloads NAME ...")
@@ -64,6 +65,9 @@ def register(sub) -> None:
     tp.add_argument("--limit", action="append", metavar="'p99_ms <= X'",
                     help="a limit every answer must meet: p99_ms, index_mb or build_s (repeatable)")
     tp.add_argument("--trials", type=at_least(1), help="builds per workload and algorithm (default: the file's tune.trials, else 8)")
+    tp.add_argument("--query-configs", type=at_least(1), metavar="Q",
+                    help="at most Q query configurations per workload and algorithm, shared evenly by its builds; "
+                         "a build whose share runs out answers from the values it measured (default: no limit)")
     tp.add_argument("--seed", type=at_least(0), default=0, help="the sampler's seed (default %(default)s)")
     tp.add_argument("--qps", choices=("qps_single", "qps_batch_1t", "qps_batch_nt"), default="qps_single",
                     help="the speed to maximise (default %(default)s: one request at a time, 1 thread)")

@@ -61,7 +61,10 @@ def _tuning(p: Param, bisected: str | None) -> str:
     if p.monotone and not bisected:
         return f"bisected in {p.tune[0]}..{p.tune[1]}" if p.tune else "monotone"
     if p.tune:
+        start = p.start if isinstance(p.start, tuple) else (p.start,)
         return (f"tuned in {p.tune[0]}..{p.tune[1]}" + (" (log)" if p.log else "")
+                + (f", first at {start[0]}" if len(start) == 1 and start[0] is not None else "")
+                + (f", first at the least of {', '.join(map(str, start))}" if len(start) > 1 else "")
                 + (f", raised when {bisected} falls short" if p.monotone else ""))
     return ""
 

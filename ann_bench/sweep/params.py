@@ -28,6 +28,10 @@ class Param:
     # the name of a build parameter without which (false or 0) this one has no effect (IVF-PQ's
     # k_factor needs refine): left out of the recorded parameters and of the tuning space then
     needs: str | None = None
+    # for a tuned build parameter: where ann-bench tune's first build sets it, when the library
+    # recommends a value: a number or size-relative value, or a tuple of them (the smallest at N
+    # counts); kept within the range searched; default: the middle of ``tune``
+    start: Any = None
 
     def check(self, value: Any, where: str) -> Any:
         """The value converted to this parameter's type, or a ConfigError naming ``where``."""

@@ -14,6 +14,11 @@ only ``reorder_k`` candidates however many leaves it searches, IVF-PQ with refin
 bisection's *raises* double such a parameter (one at a time, up to its top), each time trying
 the bisected parameter where recall had stopped growing, and bisect again once that reaches
 the target.
+
+A bisection may carry a *budget*: at most that many configurations on this index (the tuner's
+share of its query-configuration budget). Once it is spent the worker stops where it is; each
+target's answer is then the smallest value measured reaching it, a bracket's upper end rather
+than its boundary.
 """
 
 from __future__ import annotations
@@ -58,14 +63,17 @@ class Bisection:
     fixed: dict = field(default_factory=dict)
     guesses: tuple = ()  # (target, value) pairs: where a similar index reached each target
     raises: tuple[Raise, ...] = ()  # raised in turn when the whole range of ``param`` falls short
+    budget: int | None = None  # at most this many configurations measured (None: as many as it takes)
 
     def to_json(self) -> dict:
-        """The plan as a run definition holds it; without raises it is what ann-bench wrote before
-        raises existed, so earlier tuned result files still match their definition and are kept."""
+        """The plan as a run definition holds it; without raises or a budget it is what ann-bench
+        wrote before they existed, so earlier tuned result files still match their definition and
+        are kept."""
         out = asdict(self) | {"targets": list(self.targets), "guesses": [list(g) for g in self.guesses],
                               "raises": [asdict(r) for r in self.raises]}
-        if not self.raises:
-            del out["raises"]
+        for key in ("raises", "budget"):
+            if not out[key]:
+                del out[key]
         return {"bisect": out}
 
     @classmethod
@@ -85,7 +93,8 @@ class Bisection:
         it a few more)."""
         steps = max_steps(self.lo, self.hi, ratio=self.ratio, log=self.log, integer=self.integer)
         raised = sum(r.steps(self.fixed[r.param]) for r in self.raises)
-        return 1 + len(self.targets) * (steps + 1) + (raised + steps + 1 if raised else 0)
+        most = 1 + len(self.targets) * (steps + 1) + (raised + steps + 1 if raised else 0)
+        return most if self.budget is None else min(most, self.budget)
 
 
 def is_bisection(queries) -> bool:
@@ -115,18 +124,33 @@ def run(queries, measure: Callable[[dict], float | None]) -> None:
         return
     b = Bisection.from_json(queries)
     curves: dict = {}  # the other query parameters' values -> the bisected parameter's curve at them
+    spent = 0
+
+    def budgeted(query: dict):
+        nonlocal spent
+        if b.budget is not None and spent >= b.budget:
+            raise _Spent
+        spent += 1
+        return measure(query)
 
     def curve(fixed: dict) -> Curve:
         key = json.dumps(fixed, sort_keys=True)
         if key not in curves:
-            curves[key] = Curve(lambda v: measure(b.config(v, fixed)), integer=b.integer)
+            curves[key] = Curve(lambda v: budgeted(b.config(v, fixed)), integer=b.integer)
         return curves[key]
 
     fixed, guesses = dict(b.fixed), dict(b.guesses)
-    for target in sorted(b.targets):  # a raise made for one target holds for the higher ones
-        found = smallest_reaching(curve(fixed), target, b.lo, b.hi, ratio=b.ratio, log=b.log, guess=guesses.get(target))
-        if not found.reached and b.raises:
-            fixed = _raise(b, curve, fixed, target, found.best_value)
+    try:
+        for target in sorted(b.targets):  # a raise made for one target holds for the higher ones
+            found = smallest_reaching(curve(fixed), target, b.lo, b.hi, ratio=b.ratio, log=b.log, guess=guesses.get(target))
+            if not found.reached and b.raises:
+                fixed = _raise(b, curve, fixed, target, found.best_value)
+    except _Spent:
+        pass  # every configuration measured is recorded: the answers stand on them
+
+
+class _Spent(Exception):
+    """The plan's budget of configurations is spent."""
 
 
 def _raise(b: Bisection, curve: Callable[[dict], Curve], fixed: dict, target: float, at) -> dict:

@@ -35,6 +35,7 @@ class Dim:
     hi: float | None = None
     log: bool = False
     choices: tuple = ()
+    start: float | None = None  # the adapter's recommended first value, within lo..hi
 
     @property
     def fixed(self) -> bool:
@@ -56,6 +57,10 @@ class Dim:
         v = (self.lo * self.hi) ** 0.5 if self.log else (self.lo + self.hi) / 2
         return int(round(v)) if self.type is int else float(v)
 
+    def first(self):
+        """Where the first build sets it: the adapter's recommended start, else the middle."""
+        return self.center() if self.start is None else self.start
+
     def describe(self) -> str:
         if self.fixed:
             return f"{self.name}={self.choices[0]}"
@@ -75,21 +80,26 @@ class Space:
     monotone_param: Param
     raised: tuple[str, ...] = ()  # sampled query parameters also monotone: raised when ``monotone`` falls short
 
-    def bisection(self, build: dict, query: dict, targets, k: int, *, ratio: float = 1.15, guesses: dict | None = None) -> Bisection:
+    def bisection(self, build: dict, query: dict, targets, k: int, *, ratio: float = 1.15, guesses: dict | None = None,
+                  budget: int | None = None) -> Bisection:
         """The query plan for one built index: bisection on the monotone parameter toward ``targets``,
-        starting from ``guesses`` ({target: value} found on earlier builds) where given."""
+        starting from ``guesses`` ({target: value} found on earlier builds) where given, measuring
+        at most ``budget`` configurations where given."""
         p = self.monotone_param
         lo, hi = (_bound(b, p, build, self.n, f"{self.adapter}.query.{self.monotone}.tune") for b in p.tune)
         params = registry.get(self.adapter).query_params
         raises = tuple(Raise(d.name, d.hi, d.type is int, d.log) for d in map(self.dim, self.raised)
                        if params[d.name].needs is None or build.get(params[d.name].needs))
         return Bisection(self.monotone, lo, hi, tuple(sorted(targets)), k, integer=p.type is int, log=p.log and lo > 0,
-                         ratio=ratio, fixed=query, guesses=tuple(sorted((guesses or {}).items())), raises=raises)
+                         ratio=ratio, fixed=query, guesses=tuple(sorted((guesses or {}).items())), raises=raises,
+                         budget=budget)
 
-    def center(self) -> dict:
-        """Optuna parameters of the middle of the space: the first build a study measures."""
-        return {f"{part}.{d.name}": d.center() for part, dims in (("build", self.build), ("query", self.query))
-                for d in dims if not d.fixed}
+    def starts(self) -> list[dict]:
+        """Optuna parameters of the builds a study measures first: the adapters' recommended
+        values (where they declare one), then the middle of the space; none when nothing is searched."""
+        free = [(part, d) for part, dims in (("build", self.build), ("query", self.query)) for d in dims if not d.fixed]
+        points = [{f"{part}.{d.name}": pick(d) for part, d in free} for pick in (Dim.first, Dim.center)]
+        return [p for i, p in enumerate(points) if p and p not in points[:i]]
 
     def dim(self, name: str) -> Dim:
         return next(d for d in (*self.build, *self.query) if d.name == name)
@@ -114,8 +124,15 @@ def _dim(name: str, p: Param, values: list, given: bool, n: int, where: str) -> 
     distinct = sorted(set(values), key=repr)
     if p.tune and p.type in (int, float) and not (given and len(distinct) == 1):
         lo, hi = (min(distinct), max(distinct)) if given else (_bound(b, p, {}, n, where) for b in p.tune)
-        return Dim(name, p.type, lo, hi, p.log and lo > 0)
+        start = None
+        if p.start is not None:  # the smallest of the recommended values at N, within the range searched
+            start = min(max(min(_bound(v, p, {}, n, f"{where}.start") for v in _many(p.start)), lo), hi)
+        return Dim(name, p.type, lo, hi, p.log and lo > 0, start=start)
     return Dim(name, p.type, choices=tuple(distinct))
+
+
+def _many(value) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
 
 
 def space_for(alg: Algorithm, n: int, source: str = "algorithms.yaml") -> Space:

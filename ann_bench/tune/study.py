@@ -36,6 +36,7 @@ class Tuning:
     seed: int = 0
     qps: str = "qps_single"
     ratio: float = 1.2  # bisection stops once the bracket is this narrow (relative)
+    query_configs: int | None = None  # at most this many query configurations over all builds (None: no limit)
 
     @property
     def k(self) -> int:
@@ -95,13 +96,19 @@ def run_study(cfg: SweepConfig, alg: Algorithm, wpath: Path, results_dir: Path, 
     build_limits = {c: b for c, b in limits.items() if c in ("index_mb", "build_s")}
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # the middle of the space first, then random builds for a third of the trials, then TPE
+    # the adapter's recommended build and the middle of the space first, then random builds up to
+    # a third of the trials, then TPE
     sampler = optuna.samplers.TPESampler(seed=tuning.seed, n_startup_trials=max(2, tuning.trials // 3))
     study = optuna.create_study(study_name=f"{w.name}/{alg.name}", storage=_journal(study_path(results_dir, w.name, alg.name)),
                                 load_if_exists=True, directions=["maximize"] * len(tuning.goals), sampler=sampler)
-    if not study.trials and space.center():
-        study.enqueue_trial(space.center())
+    if not study.trials:
+        for start in space.starts():
+            study.enqueue_trial(start)
     _resume(study)
+
+    # trials until `trials` distinct builds (a proposal repeating a build costs nothing), within bounds;
+    # a space with nothing to sample has one build
+    builds = tuning.trials if any(not d.fixed for d in (*space.build, *space.query)) else 1
 
     def objective(trial) -> list[float]:
         build = {d.name: d.suggest(trial, "build") for d in space.build}
@@ -115,7 +122,7 @@ def run_study(cfg: SweepConfig, alg: Algorithm, wpath: Path, results_dir: Path, 
             trial.set_user_attr("repeat_of", same.number)
             return list(same.values)
         plan = space.bisection(build, query, tuning.targets, tuning.k, ratio=tuning.ratio,
-                               guesses=_guesses(study, space.monotone, tuning))
+                               guesses=_guesses(study, space.monotone, tuning), budget=_share(study, tuning, builds))
         run = make_run(tcfg, results_dir, wpath, w, alg, adapter, build, plan.to_json(), written={}, repeat=0,
                        threads_all=executor.threads_all, workload_hash=whash,
                        also_named_by={k: v for k, v in query.items() if len(space.dim(k).choices) != 1})
@@ -134,11 +141,8 @@ def run_study(cfg: SweepConfig, alg: Algorithm, wpath: Path, results_dir: Path, 
             values.append(0.0 if best is None else float(best[tuning.qps]))
         return values
 
-    # trials until `trials` distinct builds (a proposal repeating a build costs nothing), within bounds;
-    # a space with nothing to sample has one build
-    builds = tuning.trials if any(not d.fixed for d in (*space.build, *space.query)) else 1
     for _ in range(4 * builds):
-        if len(_files(study)) >= builds:
+        if len(_files(study)) >= builds or _share(study, tuning, builds) == 0:
             break
         study.optimize(objective, n_trials=1)
     return space, _files(study), w.name
@@ -153,6 +157,16 @@ def _complete(study) -> list:
 def _files(study) -> list[Path]:
     """The result files (one per distinct build) of the study's finished trials."""
     return sorted({Path(t.user_attrs["file"]) for t in _complete(study) if "file" in t.user_attrs})
+
+
+def _share(study, tuning: Tuning, builds: int) -> int | None:
+    """The next build's share of the query-configuration budget: what is left, split evenly over
+    the builds still to come (None: no budget; 0: spent)."""
+    if tuning.query_configs is None:
+        return None
+    done = {t.user_attrs["file"]: t.user_attrs.get("query_configs", 0) for t in _complete(study) if "file" in t.user_attrs}
+    left = max(0, tuning.query_configs - sum(done.values()))
+    return left // max(1, builds - len(done))
 
 
 def _resume(study) -> None:

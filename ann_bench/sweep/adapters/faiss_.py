@@ -9,6 +9,10 @@ from ..registry import register
 from .base import ADD_ONLY, IN_PLACE, NATIVE, NORMALIZE_IP, Adapter
 
 NLIST = ("sqrt(N)/4", "8*sqrt(N)")  # the inverted lists ann-bench tune searches
+# where its first build starts: the middle of faiss's guideline for IVF indexes, 4*sqrt(N) to
+# 16*sqrt(N) lists (faiss wiki, "Guidelines to choose an index"), or fewer where k-means would
+# have under 39 points per list (below that faiss warns that it has too few to train on)
+NLIST_START = ("8*sqrt(N)", "N/39")
 
 _METRICS = {"ip": NATIVE, "l2": NATIVE, "cosine": NORMALIZE_IP}
 
@@ -178,7 +182,7 @@ class _FaissIVF(_Faiss):
 @register
 class FaissIVFFlat(_FaissIVF):
     name = "faiss-ivf"
-    build_params = {"nlist": Param(int, 1024, min=1, help="inverted lists (k-means centroids)", tune=NLIST, log=True)}
+    build_params = {"nlist": Param(int, 1024, min=1, help="inverted lists (k-means centroids)", tune=NLIST, start=NLIST_START, log=True)}
 
     def factory(self):
         return f"IVF{self.params['nlist']},Flat"
@@ -191,7 +195,7 @@ class FaissIVFFlat(_FaissIVF):
 @register
 class FaissIVFSQ8(_FaissIVF):
     name = "faiss-ivfsq8"
-    build_params = {"nlist": Param(int, 1024, min=1, help="inverted lists", tune=NLIST, log=True)}
+    build_params = {"nlist": Param(int, 1024, min=1, help="inverted lists", tune=NLIST, start=NLIST_START, log=True)}
 
     def factory(self):
         return f"IVF{self.params['nlist']},SQ8"
@@ -207,7 +211,7 @@ class FaissIVFPQ(_FaissIVF):
 
     name = "faiss-ivfpq"
     build_params = {
-        "nlist": Param(int, 1024, min=1, help="inverted lists", tune=NLIST, log=True),
+        "nlist": Param(int, 1024, min=1, help="inverted lists", tune=NLIST, start=NLIST_START, log=True),
         "m": Param(int, 16, min=1, help="sub-quantisers (must divide the dimension)"),
         "nbits": Param(int, 8, min=1, max=16, help="bits per sub-quantiser code"),
         "refine": Param(bool, False, help="keep full vectors and re-rank exactly"),
