@@ -156,6 +156,75 @@ def test_a_budget_stops_the_plan_and_the_answer_stands_on_what_was_measured():
     assert Bisection.from_json(plan.to_json()) == plan and plan.to_json()["bisect"]["budget"] == 6
 
 
+def _recorded(table):
+    """A recall curve through points recorded on a real index, linear in log(value) between them."""
+    xs = sorted(table)
+
+    def recall(v):
+        i = next(i for i, x in enumerate(xs) if x >= v)
+        if xs[i] == v or i == 0:
+            return table[xs[i]]
+        w = (math.log(v) - math.log(xs[i - 1])) / (math.log(xs[i]) - math.log(xs[i - 1]))
+        return table[xs[i - 1]] + w * (table[xs[i]] - table[xs[i - 1]])
+    return recall
+
+
+# faiss IVF-Flat, nlist=8000, 1M items (ml-latest-small.dot.u2i.ip.synthetic1M): nprobe -> recall@10
+IVF_1M = {1: 0.05, 9: 0.5238, 43: 0.8684, 51: 0.8927, 54: 0.9040, 78: 0.9489, 89: 0.9602, 130: 0.9842,
+          144: 0.9872, 152: 0.9897, 255: 0.99917, 8000: 1.0}
+
+
+def test_a_curve_flattening_toward_its_top_is_bracketed_from_both_sides_within_the_budget():
+    """Recorded at 1M with a budget of 11 configurations for three targets: steps along the line
+    through the bracket's ends kept landing just past its low end (130, 144, 152 for 0.99), the
+    budget ran out with 0.99's answer at 255 probes, 1.6x its boundary (~153). Kept half a ratio
+    from either end, and with the end left standing counted for less, each answer is within the
+    ratio of its boundary inside the same budget."""
+    from ann_bench.sweep import query_plan
+    from ann_bench.sweep.query_plan import Bisection
+
+    recall = _recorded(IVF_1M)
+    plan = Bisection("nprobe", 1, 8000, (0.9, 0.95, 0.99), 10, ratio=1.2, fixed={}, budget=11)
+    seen = [q["nprobe"] for q in _measured(plan, lambda q: recall(q["nprobe"]))]
+    assert len(seen) <= 11
+    for t in (0.9, 0.95, 0.99):
+        boundary = next(v for v in range(1, 8001) if recall(v) >= t)
+        answer = min(v for v in seen if recall(v) >= t)
+        assert boundary <= answer <= boundary * 1.2, (t, boundary, answer, seen)
+
+
+def test_a_curve_capped_just_above_the_target_is_not_crept_down_from_the_top():
+    """IVF-PQ with refine at k_factor 16, recorded at 1M: recall reaches 0.99 near nprobe 205 and
+    stops at 0.9914 from 500 on. The line through the ends (nprobe 89 and 8,000) crosses 0.99
+    near the top, step after step, so the bracket crept down by a tenth at a time (18
+    configurations); the end left standing counting for less brings it down in about as many as
+    halving takes."""
+    curve = Curve(_recorded({1: 0.05, 125: 0.97637, 197: 0.98919, 207: 0.99002, 219: 0.99018, 250: 0.99085,
+                             500: 0.99135, 8000: 0.99135}))
+    found = smallest_reaching(curve, 0.99, 1, 8000, ratio=1.2)
+    assert 205 <= found.value <= 205 * 1.2 and len(curve.points) <= 10, list(curve.points)
+
+
+def test_a_raise_is_tried_where_the_first_knob_stopped_paying_not_at_the_top():
+    """IVF-PQ with refine, recorded at 1M: at k_factor 8 recall creeps from 0.9716 (nprobe 214) to
+    0.9724 (nprobe 8,000, the top), short of 0.99; k_factor 16 reaches it from about nprobe 205.
+    The raise is tried at 214, where more probes stopped paying, and the bisection for 0.99 stays
+    near it; tried at the top, the worker halved down from 8,000 probes, spending 7 of the slowest
+    configurations on the way."""
+    pq = {8: _recorded({1: 0.05, 9: 0.5231, 54: 0.8912, 58: 0.9003, 89: 0.9424, 106: 0.9516, 214: 0.97155, 8000: 0.97238}),
+          16: _recorded({1: 0.05, 125: 0.97637, 197: 0.98919, 207: 0.99002, 219: 0.99018, 250: 0.99085, 500: 0.99135,
+                         8000: 0.99135})}
+    from ann_bench.sweep.query_plan import Bisection, Raise
+
+    plan = Bisection("nprobe", 1, 8000, (0.9, 0.95, 0.99), 10, ratio=1.2, fixed={"k_factor": 8},
+                     raises=(Raise("k_factor", 64),))
+    seen = _measured(plan, lambda q: pq[q["k_factor"]](q["nprobe"]))
+    raised = [q["nprobe"] for q in seen if q["k_factor"] == 16]
+    assert raised[0] == 214 and max(raised) == 214, raised
+    assert min(v for v in raised if pq[16](v) >= 0.99) <= 207 * 1.2
+    assert max(q["k_factor"] for q in seen) == 16 and len(seen) <= 11, seen
+
+
 def test_the_first_builds_are_the_adapters_recommended_one_then_the_middle():
     """faiss IVF starts at the middle of faiss's 4-16 sqrt(N) guideline, 8 sqrt(N) lists, unless
     k-means would get under 39 points per list; kept within a range the file narrows."""

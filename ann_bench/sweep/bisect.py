@@ -7,8 +7,12 @@ these parameters span orders of magnitude) finds it in at most about
 ``log2(log(hi/lo)/log(ratio))`` evaluations instead of a grid's fixed list, and stops once the
 bracket is narrower than ``ratio`` (consecutive candidates an index would barely tell apart).
 Each step tries where the line through the bracket's measured ends crosses the target (recall
-on a logit scale), safeguarded to the bracket's middle 80%, which usually takes fewer steps
-than halving. Evaluations are cached, so several targets searched on one index share their
+on a logit scale), safeguarded to the bracket's middle 80% and kept at least half a ``ratio``
+from either end, which usually takes fewer steps than halving; an end left standing while the
+other moved twice counts for less (the Illinois rule). (Without these guards a curve that flattens toward
+its top, as recall does, makes every step land just past one end: the bracket creeps from that
+side and never narrows from the other, and a budget of configurations runs out on steps that
+each move the answer by a few percent.) Evaluations are cached, so several targets searched on one index share their
 points.
 """
 
@@ -37,6 +41,14 @@ class Curve:
         """The value with the highest recall seen (the smallest such value on a tie)."""
         return max(self.points.items(), key=lambda p: (p[1], -p[0]))
 
+    def plateau(self, target: float):
+        """Where growing the value stopped paying, for a ``target`` above every recall seen: the
+        smallest value whose recall is within a tenth of the shortfall of the best (a curve
+        creeping toward a cap, 0.9716 at nprobe 214 and 0.9724 at 8,000, plateaus at 214, not at
+        the top of the range)."""
+        best = self.best()[1]
+        return min(v for v, r in self.points.items() if r >= best - (target - best) / 10)
+
 
 @dataclass(frozen=True)
 class Found:
@@ -55,20 +67,28 @@ def _logit(r: float) -> float:
     return math.log(r / (1 - r))
 
 
-def _mid(lo, hi, integer: bool, log: bool, curve: Curve | None = None, target: float | None = None):
+def _mid(lo, hi, integer: bool, log: bool, curve: Curve | None = None, target: float | None = None,
+         ratio: float = 1.0, damp: tuple[float, float] = (1.0, 1.0)):
     """The next value to try inside ``(lo, hi)``: where the line through the two measured ends
     (logit of recall against the value, log scale where the parameter has one) crosses the
-    target, kept within the middle 80% of the bracket so it always shrinks; the plain middle
-    when an end is not measured. A real value is rounded to the digits the bracket's width
-    needs (``0.0523``, not ``0.052318...``)."""
+    target, each end's distance from the target scaled by ``damp`` (the Illinois rule: an end
+    kept while the other moved twice counts for half, then a quarter, ...), kept within the
+    middle 80% of the bracket so it always shrinks, and at least half a ``ratio`` step from
+    either end (on a log scale ``sqrt(ratio)`` times; on a linear one half the width
+    :func:`_narrow` accepts), so that when the line's guess is close, one end or the other lands
+    within the ratio of it; the plain middle when an end is not measured. A real value is
+    rounded to the digits the bracket's width needs (``0.0523``, not ``0.052318...``)."""
     f = math.log if log and lo > 0 else float
     a, b = f(lo), f(hi)
     x = (a + b) / 2
     if curve is not None and lo in curve.points and hi in curve.points:
-        ra, rb = _logit(curve.points[lo]), _logit(curve.points[hi])
-        if rb > ra:
-            x = a + (_logit(target) - ra) / (rb - ra) * (b - a)
-            x = min(max(x, a + 0.1 * (b - a)), b - 0.1 * (b - a))
+        t = _logit(target)
+        fa, fb = (_logit(curve.points[lo]) - t) * damp[0], (_logit(curve.points[hi]) - t) * damp[1]
+        if fb > fa:
+            x = a - fa / (fb - fa) * (b - a)
+            step = math.log(max(ratio, 1.0)) / 2 if log and lo > 0 else (ratio - 1) * abs(hi) / 2
+            margin = max(0.1 * (b - a), min(step, (b - a) / 2))
+            x = min(max(x, a + margin), b - margin)
     m = math.exp(x) if log and lo > 0 else x
     if integer:
         return min(max(round(m), lo + 1), hi - 1)
@@ -135,12 +155,13 @@ def smallest_reaching(curve: Curve, target: float, lo, hi, *, ratio: float = 1.1
         return Found(target, None, recall, value)
     good = min(v for v, r in curve.points.items() if lo <= v <= hi and r >= target)
     bad = max((v for v, r in curve.points.items() if lo <= v < good and r < target), default=lo)
+    moved, streak = None, 0  # the end the last steps moved, and how many in a row
     while not _narrow(bad, good, curve.integer, ratio, log, hi - lo):
-        m = _mid(bad, good, curve.integer, log, curve, target)
-        if curve(m) >= target:
-            good = m
-        else:
-            bad = m
+        kept = 0.5 ** max(0, streak - 1)  # the end left standing while the other moved twice and more
+        m = _mid(bad, good, curve.integer, log, curve, target, ratio, (kept, 1.0) if moved == "good" else (1.0, kept))
+        end = "good" if curve(m) >= target else "bad"
+        streak, moved = (streak + 1 if end == moved else 1), end
+        good, bad = (m, bad) if end == "good" else (good, m)
     if bad == lo and lo != good and lo not in curve.points and curve(lo) >= target:
         good = lo
     return Found(target, good, curve(good), good)

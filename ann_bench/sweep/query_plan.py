@@ -144,7 +144,7 @@ def run(queries, measure: Callable[[dict], float | None]) -> None:
         for target in sorted(b.targets):  # a raise made for one target holds for the higher ones
             found = smallest_reaching(curve(fixed), target, b.lo, b.hi, ratio=b.ratio, log=b.log, guess=guesses.get(target))
             if not found.reached and b.raises:
-                fixed = _raise(b, curve, fixed, target, found.best_value)
+                fixed = _raise(b, curve, fixed, target, curve(fixed).plateau(target))
     except _Spent:
         pass  # every configuration measured is recorded: the answers stand on them
 
