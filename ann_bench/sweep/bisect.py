@@ -9,11 +9,11 @@ bracket is narrower than ``ratio`` (consecutive candidates an index would barely
 Each step tries where the line through the bracket's measured ends crosses the target (recall
 on a logit scale), safeguarded to the bracket's middle 80% and kept at least half a ``ratio``
 from either end, which usually takes fewer steps than halving; an end left standing while the
-other moved twice counts for less (the Illinois rule). (Without these guards a curve that flattens toward
-its top, as recall does, makes every step land just past one end: the bracket creeps from that
-side and never narrows from the other, and a budget of configurations runs out on steps that
-each move the answer by a few percent.) Evaluations are cached, so several targets searched on one index share their
-points.
+other moved twice counts for less (the Illinois rule). Without these guards a curve that
+flattens toward its top, as recall does, makes every step land just past one end: the bracket
+creeps from that side and never narrows from the other, and a budget of configurations runs out
+on steps that each move the answer by a few percent. Evaluations are cached, so several targets
+searched on one index share their points.
 """
 
 from __future__ import annotations
