@@ -3,6 +3,7 @@ real tuning runs on a small generated workload (boundaries, resume, the command,
 
 import math
 
+import numpy as np
 import pytest
 from sweep_fixtures import cfg, plugins, workload  # noqa: F401  (pytest fixtures)
 
@@ -159,19 +160,16 @@ def test_a_budget_stops_the_plan_and_the_answer_stands_on_what_was_measured():
 def _recorded(table):
     """A recall curve through points recorded on a real index, linear in log(value) between them."""
     xs = sorted(table)
-
-    def recall(v):
-        i = next(i for i, x in enumerate(xs) if x >= v)
-        if xs[i] == v or i == 0:
-            return table[xs[i]]
-        w = (math.log(v) - math.log(xs[i - 1])) / (math.log(xs[i]) - math.log(xs[i - 1]))
-        return table[xs[i - 1]] + w * (table[xs[i]] - table[xs[i - 1]])
-    return recall
+    return lambda v: float(np.interp(math.log(v), np.log(xs), [table[x] for x in xs]))
 
 
-# faiss IVF-Flat, nlist=8000, 1M items (ml-latest-small.dot.u2i.ip.synthetic1M): nprobe -> recall@10
+# recorded at 1M items (ml-latest-small.dot.u2i.ip.synthetic1M), nprobe -> recall@10: faiss IVF-Flat
+# with nlist=8000, and IVF-PQ with refine (m=16, nlist=8000) at k_factor 8 and 16
 IVF_1M = {1: 0.05, 9: 0.5238, 43: 0.8684, 51: 0.8927, 54: 0.9040, 78: 0.9489, 89: 0.9602, 130: 0.9842,
           144: 0.9872, 152: 0.9897, 255: 0.99917, 8000: 1.0}
+IVFPQ_K8_1M = {1: 0.05, 9: 0.5231, 54: 0.8912, 58: 0.9003, 89: 0.9424, 106: 0.9516, 214: 0.97155, 8000: 0.97238}
+IVFPQ_K16_1M = {1: 0.05, 125: 0.97637, 197: 0.98919, 207: 0.99002, 219: 0.99018, 250: 0.99085, 500: 0.99135,
+                8000: 0.99135}
 
 
 def test_a_curve_flattening_toward_its_top_is_bracketed_from_both_sides_within_the_budget():
@@ -199,8 +197,7 @@ def test_a_curve_capped_just_above_the_target_is_not_crept_down_from_the_top():
     near the top, step after step, so the bracket crept down by a tenth at a time (18
     configurations); the end left standing counting for less brings it down in about as many as
     halving takes."""
-    curve = Curve(_recorded({1: 0.05, 125: 0.97637, 197: 0.98919, 207: 0.99002, 219: 0.99018, 250: 0.99085,
-                             500: 0.99135, 8000: 0.99135}))
+    curve = Curve(_recorded(IVFPQ_K16_1M))
     found = smallest_reaching(curve, 0.99, 1, 8000, ratio=1.2)
     assert 205 <= found.value <= 205 * 1.2 and len(curve.points) <= 10, list(curve.points)
 
@@ -211,9 +208,7 @@ def test_a_raise_is_tried_where_the_first_knob_stopped_paying_not_at_the_top():
     The raise is tried at 214, where more probes stopped paying, and the bisection for 0.99 stays
     near it; tried at the top, the worker halved down from 8,000 probes, spending 7 of the slowest
     configurations on the way."""
-    pq = {8: _recorded({1: 0.05, 9: 0.5231, 54: 0.8912, 58: 0.9003, 89: 0.9424, 106: 0.9516, 214: 0.97155, 8000: 0.97238}),
-          16: _recorded({1: 0.05, 125: 0.97637, 197: 0.98919, 207: 0.99002, 219: 0.99018, 250: 0.99085, 500: 0.99135,
-                         8000: 0.99135})}
+    pq = {8: _recorded(IVFPQ_K8_1M), 16: _recorded(IVFPQ_K16_1M)}
     from ann_bench.sweep.query_plan import Bisection, Raise
 
     plan = Bisection("nprobe", 1, 8000, (0.9, 0.95, 0.99), 10, ratio=1.2, fixed={"k_factor": 8},
