@@ -312,7 +312,7 @@ def _tune(workload, results, trials, goals_text=("recall@10 >= 0.9", "recall@10 
 
     c = cfg(algorithms or {"hnswlib": {"build": {"M": [4, 16], "ef_construction": [40]}}, "faiss-ivf": {}})
     g = goals(list(goals_text), list(limits))
-    tuning = Tuning(tuple(g), trials=trials, seed=0, query_configs=query_configs)
+    tuning = Tuning(tuple(g), trials=trials, seed=0, query_configs=query_configs, min_time_s=0.0)  # quick: passes as the file sets them
     rows, logged = [], []
     executor = LocalExecutor(threads=1)
     try:
@@ -431,18 +431,39 @@ def test_a_killed_tuning_run_resumes_with_the_build_it_was_measuring(workload, t
     assert states[0] == optuna.trial.TrialState.FAIL and states[-1] == optuna.trial.TrialState.COMPLETE
 
 
+def test_the_tuner_times_each_query_mode_for_a_second_unless_the_file_asks_longer():
+    """Its answer is the fastest of a few points: passes of a few milliseconds vary by a fifth
+    (README, `min_time_s`), enough to pick the slower of two builds."""
+    from ann_bench.tune.study import Tuning, settings_for
+    from ann_bench.tune.targets import goals
+
+    g = tuple(goals(["recall@10 >= 0.9"], []))
+    base = cfg({"faiss-ivf": {}})
+    assert base.settings["min_time_s"] == 0.0
+    assert settings_for(base, Tuning(g)).settings["min_time_s"] == 1.0
+    assert settings_for(base.with_settings(min_time_s=2.5), Tuning(g)).settings["min_time_s"] == 2.5
+    assert settings_for(base, Tuning(g, min_time_s=0.0)).settings["min_time_s"] == 0.0
+
+
 def test_tune_command_end_to_end_with_goals_from_the_file(workload, tmp_path, capsys):
+    import h5py
+
     from ann_bench.cli import main
+    from ann_bench.h5util import get_json
 
     conf = tmp_path / "tune.yaml"
     conf.write_text("settings: {repeats: 1}\n"
                     "tune: {targets: ['recall@10 >= 0.95'], limits: ['p99_ms <= 50'], trials: 2}\n"
                     "algorithms:\n  faiss-flat: {}\n  faiss-ivf: {build: {nlist: [8, 32]}}\n")
     out = tmp_path / "tuned"
-    assert main(["tune", "--config", str(conf), "--workloads", str(workload), "--results", str(out), "--threads", "1"]) == 0
+    assert main(["tune", "--config", str(conf), "--workloads", str(workload), "--results", str(out), "--threads", "1",
+                 "--min-time", "0.05"]) == 0
     text = capsys.readouterr().out
     assert "searched nlist in [8, 32] (log); nprobe by bisection" in text and "| faiss-flat |" not in text
     table = (out / "tuned.qps_single.csv").read_text().splitlines()
+    files = sorted(out.rglob("*.hdf5"))
+    with h5py.File(files[0], "r") as f:  # every query mode timed for at least --min-time, recorded with the run
+        assert len(files) == 2 and get_json(f, "definition")["settings"]["min_time_s"] == 0.05
     assert len(table) == 2 and ",recall@10 >= 0.95 and p99_ms <= 50,2," in table[1] and ",met," in table[1]
     from ann_bench.analysis.report import build_report
 

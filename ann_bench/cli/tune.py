@@ -23,7 +23,7 @@ def cmd_tune(args) -> int:
     file_targets, file_limits, file_trials = targets.from_file(cfg.tune, cfg.source)
     goals = targets.goals(args.target or file_targets, args.limit or file_limits)
     tuning = Tuning(tuple(goals), trials=args.trials or file_trials or 8, seed=args.seed, qps=args.qps, ratio=args.ratio,
-                    query_configs=args.query_configs)
+                    query_configs=args.query_configs, min_time_s=args.min_time)
     names = args.workloads or cfg.workloads
     if not names:
         raise AnnBenchError(f"no workloads: list them under 'workloads:' in {args.config} or pass --workloads NAME ...")
@@ -73,6 +73,10 @@ def register(sub) -> None:
                     help="the speed to maximise (default %(default)s: one request at a time, 1 thread)")
     tp.add_argument("--ratio", type=between(1.0, 4.0), default=1.2,
                     help="bisection stops when the query parameter's bracket is this narrow, relatively (default %(default)s)")
+    tp.add_argument("--min-time", type=between(0.0, 60.0), default=1.0, metavar="S",
+                    help="each query mode of each configuration timed for at least S seconds, or the file's "
+                         "settings.min_time_s if longer (default %(default)s: the answer is the fastest of a few points, "
+                         "and passes of a few milliseconds vary by a fifth)")
     tp.add_argument("--results", type=Path, metavar="DIR", help="where tuned runs and studies go (default: results/tune)")
     add_executor_options(tp)
     tp.set_defaults(func=cmd_tune)

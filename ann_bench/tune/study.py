@@ -37,6 +37,9 @@ class Tuning:
     qps: str = "qps_single"
     ratio: float = 1.2  # bisection stops once the bracket is this narrow (relative)
     query_configs: int | None = None  # at most this many query configurations over all builds (None: no limit)
+    # each query mode timed for at least this long (or the file's settings.min_time_s, if longer): the
+    # answer is the fastest of a few points, and passes of a few milliseconds vary by a fifth
+    min_time_s: float = 1.0
 
     @property
     def k(self) -> int:
@@ -48,8 +51,10 @@ class Tuning:
 
 
 def settings_for(cfg: SweepConfig, tuning: Tuning) -> SweepConfig:
-    """The file's measurement settings, at the goals' one depth and without the filtered pass."""
-    return replace(cfg, settings=cfg.settings | {"k": [tuning.k], "filtered_k": 0})
+    """The file's measurement settings, at the goals' one depth, without the filtered pass, each
+    query mode timed for at least ``tuning.min_time_s``."""
+    min_time_s = max(cfg.settings["min_time_s"], tuning.min_time_s)
+    return replace(cfg, settings=cfg.settings | {"k": [tuning.k], "filtered_k": 0, "min_time_s": min_time_s})
 
 
 def points(path: Path, k: int) -> pd.DataFrame:
