@@ -5,7 +5,10 @@ For each algorithm, the grid covers every searched build parameter of the tuner'
 3 each for more), each sampled query parameter at 3 values, and the bisected query parameter
 at every power of two in its range, like ann-benchmarks' grids. The tuner gets a third of the
 grid's builds as trials and a third of its query configurations as its budget
-(``Tuning.query_configs``). Printed per algorithm and Recall@K target: the grid's best QPS, the
+(``Tuning.query_configs``); its points are timed as ``ann-bench tune`` times them (each mode
+for at least a second, ``Tuning.min_time_s``), the grid's as a sweep's are by default (three
+passes: timed for a second each, the grid would take about an hour longer at ml-latest-small
+size). Printed per algorithm and Recall@K target: the grid's best QPS, the
 tuner's, their ratio (target >= 0.95), and what each measured (builds, query configurations;
 the tuner's target is <= 1/3 of the grid's).
 
