@@ -191,6 +191,29 @@ def test_a_curve_flattening_toward_its_top_is_bracketed_from_both_sides_within_t
         assert boundary <= answer <= boundary * 1.2, (t, boundary, answer, seen)
 
 
+# recorded at 9,742 items (ml-latest-small.dot.u2i.ip), faiss IVF-Flat nlist=141, nprobe -> recall@10 (1: a floor
+# for the interpolation, not measured)
+IVF_SMALL = {1: 0.40, 3: 0.7281, 5: 0.8471, 6: 0.8892, 7: 0.9181, 8: 0.9391, 9: 0.9526, 10: 0.9649, 21: 0.9990,
+             141: 1.0}
+
+
+def test_a_guess_gallops_no_further_than_a_point_already_known_to_miss():
+    """Recorded on ml-latest-small with a budget of 8 and the answers of earlier builds as
+    guesses (7, 10, 21): 0.9 measured 7, 3 and 6; 0.95's guess 10 reached it and the gallop
+    down went on to 5, though 7 was known to miss 0.95 already. That configuration was the one
+    0.99 lacked: the budget ran out with its answer at the guess, 21 probes (recall 0.999),
+    nothing measured between it and 10 (0.965)."""
+    from ann_bench.sweep import query_plan
+    from ann_bench.sweep.query_plan import Bisection
+
+    recall = _recorded(IVF_SMALL)
+    plan = Bisection("nprobe", 1, 141, (0.9, 0.95, 0.99), 10, ratio=1.2, fixed={}, budget=8,
+                     guesses=((0.9, 7), (0.95, 10), (0.99, 21)))
+    seen = [q["nprobe"] for q in _measured(plan, lambda q: recall(q["nprobe"]))]
+    assert 5 not in seen, seen
+    assert any(10 < v < 21 for v in seen), seen  # the configuration saved went to 0.99's bracket
+
+
 def test_a_curve_capped_just_above_the_target_is_not_crept_down_from_the_top():
     """IVF-PQ with refine at k_factor 16, recorded at 1M: recall reaches 0.99 near nprobe 205 and
     stops at 0.9914 from 500 on. The line through the ends (nprobe 89 and 8,000) crosses 0.99

@@ -134,7 +134,7 @@ def smallest_reaching(curve: Curve, target: float, lo, hi, *, ratio: float = 1.1
 
     Points the curve already holds narrow the bracket first. With a ``guess`` (the answer on a
     similar index) and no bracket yet, the search starts there and gallops (doubling, or
-    halving) to a bracket. Otherwise, unless a known point reaches the target, ``hi`` is
+    halving) to a bracket, no further than a point already known to lie across the target. Otherwise, unless a known point reaches the target, ``hi`` is
     measured first: when it misses, the target is unreachable in the range (the answer says
     so, with the best recall seen) and nothing more is spent. ``lo`` is measured only when the
     bracket closes on it (is the cheapest value already enough?)."""
@@ -147,8 +147,12 @@ def smallest_reaching(curve: Curve, target: float, lo, hi, *, ratio: float = 1.1
         v = min(max(guess, lo), hi)
         v = int(round(v)) if curve.integer else v
         up = curve(v) < target
-        while (curve(v) < target) == up and v != (hi if up else lo):  # until the target is crossed
+        # no further than a point already known on the other side of the target (measured for another one)
+        known = [u for u, r in curve.points.items() if lo <= u <= hi and (r >= target) == up]
+        stop = min((u for u in known if u > v), default=hi) if up else max((u for u in known if u < v), default=lo)
+        while (curve(v) < target) == up and v != stop:  # until the target is crossed
             v = gallop(v, lo, hi, up, log, curve.integer, (hi - lo) / 8)
+            v = min(v, stop) if up else max(v, stop)
         reach = [v for v, r in curve.points.items() if lo <= v <= hi and r >= target]
     if not reach and curve(hi) < target:  # the most the range allows is not enough
         value, recall = curve.best()
