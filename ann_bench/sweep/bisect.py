@@ -137,8 +137,8 @@ def smallest_reaching(curve: Curve, target: float, lo, hi, *, ratio: float = 1.1
     halving) to a bracket, no further than a point already known to lie across the target.
     Otherwise, unless a known point reaches the target, ``hi`` is measured first: when it
     misses, the target is unreachable in the range (the answer says so, with the best recall
-    seen) and nothing more is spent. ``lo`` is measured only when the
-    bracket closes on it (is the cheapest value already enough?)."""
+    seen) and nothing more is spent. ``lo`` is measured only when the bracket closes on it (is
+    the cheapest value already enough?)."""
     if hi < lo:
         raise ValueError(f"empty range [{lo}, {hi}]")
     inside = {v: r for v, r in curve.points.items() if lo <= v <= hi}
