@@ -21,8 +21,15 @@ and the machine's speed drifts on a scale of a second, see benchmarks/timing_noi
 ratio of the best QPS each reached over the rounds is printed in a second table (``*``: recall
 fell below the target on that re-measurement, as a rebuild on several threads can).
 
+Even so the rounds' ratios scatter (0.96 and 0.64 for one pair on ml-latest-small): the two
+configurations of a pair are timed seconds apart, and the machine's speed changes on that
+scale. ``--paired-time S`` adds the verdict that does not depend on it: each target's two
+winners built once in this process and timed in turns, one single-query pass each (ABBA), for
+at least S seconds each; the median of the pairs' time ratios is printed with the middle half
+of them. ``--rounds 0 --paired-time 2`` on a finished ``--out`` measures only that.
+
     .venv/bin/python benchmarks/tune_vs_grid.py [--workload NAME] [--algorithms ...] [--out DIR]
-        [--per-dim N] [--build-threads T] [--single-query-limit Q]
+        [--per-dim N] [--build-threads T] [--single-query-limit Q] [--rounds R] [--paired-time S] [--ratio X]
         (at 1M items: --per-dim 3 --build-threads 0; Annoy also --single-query-limit 200)
 
 Run it with nothing else on the machine; the grid runs first, then the tuner.
@@ -144,6 +151,62 @@ def verdict(again: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def paired(wpath: Path, won: dict, min_time: float, single_limit: int | None) -> pd.DataFrame:
+    """Per algorithm and target, both winners timed in this one process, pass for pass: each
+    distinct winning build built once (one thread), then for every target the grid's and the
+    tuner's configuration take turns (ABBA...), one single-query pass over the queries each,
+    until each has been timed for ``min_time`` seconds (and at least 10 passes). A stretch of
+    slow or fast machine lasts seconds, a pass milliseconds: both sides of a pair meet the
+    same machine, and the median of the pairs' time ratios is the verdict. One row per target:
+    each side's QPS (queries over its median pass) and recall@k of its answers."""
+    from ann_bench.sweep import registry
+    from ann_bench.sweep.worker import prepare_library, single_pass, steering_recall
+    from ann_bench.threads import set_threads
+
+    set_threads(1)
+    w = wformat.read(wpath)
+    job = {"workload": str(wpath), "metric": w.metric}
+    gt = w.distances
+    rows = []
+    for name in dict.fromkeys(n for n, _, _ in won):
+        targets = sorted({t for n, _, t in won if n == name})
+        cls = registry.get(won[(name, "grid", targets[0])]["adapter"])
+        prepare_library(cls, w.metric, w.dimension)
+        built = {}  # build parameters (JSON) -> the index
+        for t in targets:
+            sides = {}
+            for side in ("grid", "tuned"):
+                build, query = configuration(won[(name, side, t)])
+                key = json.dumps(build, sort_keys=True)
+                if key not in built:
+                    built[key] = cls(w.metric, w.dimension, threads=1, **build)
+                    built[key].fit(w.train)
+                sides[side] = (built[key], query)
+            passes = {"grid": [], "tuned": []}
+            singles, recall = {}, {}
+            for side, (index, query) in sides.items():
+                index.set_query_params(**query)
+                pq = index.prepare_queries(w.test)
+                singles[side] = index.split_queries(pq[:single_limit])
+                recall[side] = steering_recall(job, index.search_batch(pq, 10, 1), 10, None, w.test, gt)
+            i = 0
+            while i < 20 or min(sum(p) for p in passes.values()) < min_time:
+                order = ("grid", "tuned") if i % 4 in (0, 3) else ("tuned", "grid")
+                for side in order:
+                    index, query = sides[side]
+                    index.set_query_params(**query)
+                    passes[side].append(float(single_pass(index.search_one, singles[side], 10).sum()))
+                i += 2
+            g, u = np.array(passes["grid"]), np.array(passes["tuned"])
+            n_q = len(singles["grid"])
+            rows.append({"algorithm": name, "target": t, "grid qps": f"{n_q / np.median(g):,.0f}" + ("*" if recall["grid"] < t else ""),
+                         "tuned qps": f"{n_q / np.median(u):,.0f}" + ("*" if recall["tuned"] < t else ""),
+                         "tuned / grid": float(np.median(g / u)), "pairs": len(g),
+                         "middle half": f"{np.percentile(g / u, 25):.3f}-{np.percentile(g / u, 75):.3f}"})
+        built.clear()
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workload", default="ml-latest-small.dot.u2i.ip")
@@ -157,6 +220,9 @@ def main() -> None:
                     help="queries timed one by one (default: all); fewer keeps slow configurations at 1M short")
     ap.add_argument("--rounds", type=int, default=2, help="side-by-side re-measurements of the winners (0: none)")
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds each mode is timed for in the side-by-side rounds")
+    ap.add_argument("--ratio", type=float, default=Tuning.ratio, help="the tuner's bisection stops at a bracket this narrow")
+    ap.add_argument("--paired-time", type=float, default=0.0,
+                    help="also time both winners of every target pass for pass in one process, each for this many seconds (0: not)")
     args = ap.parse_args()
     wpath = paths.find_workload(args.workload)
     n = len(wformat.read(wpath).train)
@@ -178,7 +244,8 @@ def main() -> None:
     try:
         for alg in cfg.algorithms:
             grid_rows = gdf[(gdf["algorithm"] == alg.name) & (gdf["duplicate_of"] == "") & (gdf["status"] == "ok")]
-            tuning = Tuning(tuple(g), trials=max(1, builds[alg.name] // 3), seed=args.seed, query_configs=max(1, len(grid_rows) // 3))
+            tuning = Tuning(tuple(g), trials=max(1, builds[alg.name] // 3), seed=args.seed, ratio=args.ratio,
+                            query_configs=max(1, len(grid_rows) // 3))
             start = time.perf_counter()
             _, files, _ = run_study(cfg, alg, wpath, args.out / "tune", tuning, executor, log=lambda line: None)
             tune_s += time.perf_counter() - start
@@ -213,6 +280,15 @@ def main() -> None:
         ok = again["tuned / grid"] >= 0.95
         print(f"\ntuned >= 0.95x grid side by side in {ok.sum()} of {len(again)}; "
               f"median tuned / grid {again['tuned / grid'].median():.3f}")
+    if args.paired_time and won:
+        start = time.perf_counter()
+        again = paired(wpath, won, args.paired_time, args.single_query_limit)
+        print(f"\nPaired: both winners of each target built once and timed pass for pass, >= {args.paired_time:g} s each "
+              f"({time.perf_counter() - start:.0f} s; tuned / grid: median of the pairs' ratios; * recall below the target)")
+        with pd.option_context("display.width", 250, "display.max_rows", 200):
+            print(again.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        ok = again["tuned / grid"] >= 0.95
+        print(f"\ntuned >= 0.95x grid paired in {ok.sum()} of {len(again)}; median tuned / grid {again['tuned / grid'].median():.3f}")
 
 
 if __name__ == "__main__":
