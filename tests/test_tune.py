@@ -214,6 +214,43 @@ def test_a_guess_gallops_no_further_than_a_point_already_known_to_miss():
     assert any(10 < v < 21 for v in seen), seen  # the configuration saved went to 0.99's bracket
 
 
+def test_a_target_the_index_cannot_win_is_given_up_at_its_first_miss_slower_than_the_bar():
+    """Hand-made: recall 1 - exp(-v / 40), speed 1e6 / v (boundaries: 0.9 at 93, 0.99 at 185).
+    An earlier build met 0.9 at 1.1x this index's best speed for it, so once a value misses 0.9
+    while already slower than that, every value reaching 0.9 here is slower still: 0.9's search
+    stops there, the rest of the plan goes on unchanged, and with raises (a second knob could
+    reach the target faster) the bars are not used."""
+    from ann_bench.sweep import query_plan
+    from ann_bench.sweep.query_plan import Bisection
+
+    def recall(q):
+        return 1 - math.exp(-q["v"] / 40)
+
+    def speed(q):
+        return 1e6 / q["v"]
+
+    def measured(plan):
+        seen = []
+        query_plan.run(plan.to_json(), lambda q: seen.append(q["v"]) or recall({"v": q["v"]}), speed)
+        return seen
+
+    free = Bisection("v", 1, 1000, (0.9, 0.99), 10, ratio=1.05, fixed={})
+    bar = 1.1 * speed({"v": 93})
+    barred = Bisection(**(vars(free) | {"bars": ((0.9, bar),)}))
+    before, after = measured(free), measured(barred)
+    first = next(i for i, v in enumerate(before) if recall({"v": v}) < 0.9 and speed({"v": v}) < bar)
+    assert after[: first + 1] == before[: first + 1] and len(after) < len(before), (before, after)
+    assert 185 <= min(v for v in after if recall({"v": v}) >= 0.99) <= 185 * 1.05  # 0.99's answer as before
+    assert Bisection.from_json(barred.to_json()) == barred and "bars" not in free.to_json()["bisect"]
+    # a plan with raises keeps searching
+    raised = _plan([0.9, 0.99], 100, 400)
+    recall2 = _capped(lambda r: 0.95 if r < 200 else 1.0)
+    seen = []
+    query_plan.run(Bisection(**(vars(raised) | {"bars": ((0.9, 1e12), (0.99, 1e12))})).to_json(),
+                   lambda q: seen.append(q) or recall2(q), lambda q: 1.0)
+    assert seen == _measured(raised, recall2)
+
+
 def test_a_curve_capped_just_above_the_target_is_not_crept_down_from_the_top():
     """IVF-PQ with refine at k_factor 16, recorded at 1M: recall reaches 0.99 near nprobe 205 and
     stops at 0.9914 from 500 on. The line through the ends (nprobe 89 and 8,000) crosses 0.99
@@ -361,12 +398,19 @@ def test_tuning_finds_each_target_boundary_in_ordinary_result_files(workload, tm
         assert r["recall@10"] >= float(r["goal"].split(">= ")[1]) and r["builds"] == 3
     # the bisection steered by the recall the result file reports: on every build, the smallest
     # value reaching each target has the value tried just below it missing the target, within
-    # the bisection's ratio (1.2) of it
-    for (alg, build), g in df[df["duplicate_of"] == ""].groupby(["algorithm", "build_params"]):
+    # the bisection's ratio (1.2) of it; unless the build gave the target up, having missed it
+    # at a speed below the best that met it on the builds before
+    bars = {}
+    ok = df[df["duplicate_of"] == ""].sort_values("started", kind="stable")
+    for (alg, build), g in sorted(ok.groupby(["algorithm", "build_params"]), key=lambda kv: kv[1]["started"].min()):
         param = "query.ef" if alg == "hnswlib" else "query.nprobe"
         g = g.sort_values(param)
         for target in (0.9, 0.99):
+            bar = bars.get((alg, target))
             reach = g[g["recall@10"] >= target]
+            bars[(alg, target)] = max([bar or 0.0, *reach["qps_single"]])
+            if bar is not None and ((g["recall@10"] < target) & (g["qps_single"] < bar)).any():
+                continue  # given up: it could not beat the bar
             assert len(reach), (alg, build, target)
             found = reach[param].iloc[0]
             below = g[g[param] < found]
@@ -388,8 +432,10 @@ def test_tuning_finds_each_target_boundary_in_ordinary_result_files(workload, tm
 
 
 def test_a_query_budget_is_shared_by_the_builds_and_never_exceeded(workload, tmp_path):
-    """Three builds with 12 query configurations in all: 4 each (each build alone takes more), the
-    first build the adapter's recommended one (min(8 sqrt(1000), 1000 / 39) = 26 lists)."""
+    """Three builds with 12 query configurations in all: 4 for the first (each build alone takes
+    more), what is left split evenly over the builds to come (a build that gives a target up
+    leaves its share to the next), the first build the adapter's recommended one
+    (min(8 sqrt(1000), 1000 / 39) = 26 lists)."""
     from ann_bench.results.table import gather
 
     goals_text = ("recall@10 >= 0.9", "recall@10 >= 0.95", "recall@10 >= 0.99")
@@ -399,7 +445,8 @@ def test_a_query_budget_is_shared_by_the_builds_and_never_exceeded(workload, tmp
     rows, logged = _tune(workload, tmp_path / "tight", trials=3, goals_text=goals_text, algorithms={"faiss-ivf": {}},
                          query_configs=12)
     tight = gather(tmp_path / "tight")
-    assert sorted(tight.groupby("build_params").size()) == [4, 4, 4]
+    sizes = list(tight.sort_values("started", kind="stable").groupby("build_params", sort=False).size())
+    assert sizes[0] == 4 and sizes[1] <= (12 - sizes[0]) // 2 and sum(sizes) == 12, sizes
     assert all(r["query_configs"] == 12 and r["builds"] == 3 for r in rows)
     for r in rows:
         assert r["answer"] != "met" or r["recall@10"] >= float(r["goal"].split(">= ")[1])
@@ -425,6 +472,41 @@ def test_a_tuning_run_raises_k_factor_where_nprobe_alone_falls_short(workload, t
         # raised no further than needed: half of it, every list probed, missed the target
         half = df[(df["query.k_factor"] == k_factor // 2)]
         assert half["recall@10"].max() < float(r["goal"].split(">= ")[1])
+
+
+def _one_build(workload, results, plan):
+    """The points the sweep's worker measures for one faiss IVF build (16 lists) under ``plan``."""
+    from ann_bench.sweep.executors.local import LocalExecutor
+    from ann_bench.sweep.runner import execute, make_run
+    from ann_bench.tune.study import points
+    from ann_bench.workloads import format as wformat
+
+    c = cfg({"faiss-ivf": {"build": {"nlist": [16]}}}, k=[10], filtered_k=0)
+    w = wformat.read(workload)
+    run = make_run(c, results, workload, w, c.algorithms[0], "faiss-ivf", {"nlist": 16}, plan.to_json(), written={},
+                   repeat=0, threads_all=1, workload_hash=w.content_hash())
+    executor = LocalExecutor(threads=1)
+    try:
+        execute([run], c, results, executor, progress=False)
+    finally:
+        executor.close()
+    return points(run.path, 10)
+
+
+def test_the_worker_gives_up_a_target_its_measured_speed_cannot_beat(workload, tmp_path):
+    """The worker compares the speeds it measures with the plan's bars: a bar nothing reaches
+    (1e12 queries per second) stops each target at its first miss, and the second target, below
+    which a measured point already missed, is not searched at all; a bar of 0 changes nothing."""
+    from ann_bench.sweep.query_plan import Bisection
+
+    plan = Bisection("nprobe", 1, 16, (0.9, 0.99), 10, ratio=1.0, fixed={})
+    free = _one_build(workload, tmp_path / "free", plan)
+    low = _one_build(workload, tmp_path / "low", Bisection(**(vars(plan) | {"bars": ((0.9, 0.0), (0.99, 0.0))})))
+    high = _one_build(workload, tmp_path / "high", Bisection(**(vars(plan) | {"bars": ((0.9, 1e12), (0.99, 1e12))})))
+    assert list(low["query.nprobe"]) == list(free["query.nprobe"])
+    misses = [i for i, r in enumerate(high["recall@10"]) if r < 0.9]
+    assert misses == [len(high) - 1] and len(high) < len(free), (list(free["query.nprobe"]), list(high["query.nprobe"]))
+    assert list(high["query.nprobe"]) == list(free["query.nprobe"])[: len(high)]
 
 
 def test_unreachable_goal_is_answered_plainly(workload, tmp_path):

@@ -19,13 +19,20 @@ A bisection may carry a *budget*: at most that many configurations on this index
 share of its query-configuration budget). Once it is spent the worker stops where it is; each
 target's answer is then the smallest value measured reaching it, a bracket's upper end rather
 than its boundary.
+
+A bisection may also carry *bars*: per target, the best speed (``qps``: the tuner's speed
+column) reaching it on the builds measured before. Speed falls as the bisected parameter
+grows, so once a value on this index misses a target while already slower than its bar, every
+value that reaches it is slower still: the index cannot win that target, and its search stops
+there, leaving the configurations to the builds that can. A plan with raises keeps searching
+(a raised second knob with fewer probes may be faster than the point that missed).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 from .bisect import Curve, gallop, max_steps, smallest_reaching
 
@@ -64,23 +71,28 @@ class Bisection:
     guesses: tuple = ()  # (target, value) pairs: where a similar index reached each target
     raises: tuple[Raise, ...] = ()  # raised in turn when the whole range of ``param`` falls short
     budget: int | None = None  # at most this many configurations measured (None: as many as it takes)
+    bars: tuple = ()  # (target, speed) pairs: the fastest reaching each target on earlier builds
+    qps: str = "qps_single"  # the speed the bars are in
 
     def to_json(self) -> dict:
-        """The plan as a run definition holds it; without raises or a budget it is what ann-bench
-        wrote before they existed, so earlier tuned result files still match their definition and
-        are kept."""
+        """The plan as a run definition holds it; without raises, a budget or bars it is what
+        ann-bench wrote before they existed, so earlier tuned result files still match their
+        definition and are kept."""
         out = asdict(self) | {"targets": list(self.targets), "guesses": [list(g) for g in self.guesses],
-                              "raises": [asdict(r) for r in self.raises]}
-        for key in ("raises", "budget"):
+                              "raises": [asdict(r) for r in self.raises], "bars": [list(b) for b in self.bars]}
+        for key in ("raises", "budget", "bars"):
             if not out[key]:
                 del out[key]
+        if not self.bars:
+            del out["qps"]
         return {"bisect": out}
 
     @classmethod
     def from_json(cls, spec: dict) -> "Bisection":
         b = dict(spec["bisect"])
         return cls(**(b | {"targets": tuple(b["targets"]), "guesses": tuple(tuple(g) for g in b.get("guesses", ())),
-                           "raises": tuple(Raise(**r) for r in b.get("raises", ()))}))
+                           "raises": tuple(Raise(**r) for r in b.get("raises", ())),
+                           "bars": tuple(tuple(x) for x in b.get("bars", ()))}))
 
     def config(self, value, fixed: dict | None = None) -> dict:
         """The query parameters with ``param`` at ``value`` and the others at ``fixed`` (default: as given)."""
@@ -115,9 +127,10 @@ def describe(queries) -> str:
             + "".join(f", raising {r.param} up to {r.hi:g} when short" for r in b.raises))
 
 
-def run(queries, measure: Callable[[dict], float | None]) -> None:
+def run(queries, measure: Callable[[dict], float | None], speed: Optional[Callable[[dict], float | None]] = None) -> None:
     """Measure every configuration of the plan: ``measure(query_params)`` returns recall@k at
-    the plan's depth (used by a bisection; a grid ignores it)."""
+    the plan's depth (used by a bisection; a grid ignores it); ``speed(query_params)``, the
+    plan's speed of a configuration measured (compared with its bars; None: no bars)."""
     if not is_bisection(queries):
         for q in queries:
             measure(q)
@@ -133,24 +146,58 @@ def run(queries, measure: Callable[[dict], float | None]) -> None:
         spent += 1
         return measure(query)
 
+    bars = {} if b.raises or speed is None else dict(b.bars)
+    now: dict = {}  # the target searched now and its bar
+
+    def beaten(fixed: dict, value, recall: float) -> bool:
+        """A value that misses the target searched now, already slower than its bar."""
+        if now.get("bar") is None or recall >= now["target"]:
+            return False
+        s = speed(b.config(value, fixed))
+        return s is not None and s < now["bar"]
+
     def curve(fixed: dict) -> Curve:
         key = json.dumps(fixed, sort_keys=True)
         if key not in curves:
-            curves[key] = Curve(lambda v: budgeted(b.config(v, fixed)), integer=b.integer)
+            curves[key] = _Watched(lambda v: budgeted(b.config(v, fixed)), integer=b.integer,
+                                   beaten=lambda v, r: beaten(fixed, v, r))
         return curves[key]
 
     fixed, guesses = dict(b.fixed), dict(b.guesses)
     try:
         for target in sorted(b.targets):  # a raise made for one target holds for the higher ones
-            found = smallest_reaching(curve(fixed), target, b.lo, b.hi, ratio=b.ratio, log=b.log, guess=guesses.get(target))
+            now.update(target=target, bar=bars.get(target))
+            try:
+                for v, r in list(curve(fixed).points.items()):  # measured for a lower target already
+                    curve(fixed)(v)
+                found = smallest_reaching(curve(fixed), target, b.lo, b.hi, ratio=b.ratio, log=b.log, guess=guesses.get(target))
+            except _Beaten:
+                continue  # this index cannot win the target: on to the next
             if not found.reached and b.raises:
                 fixed = _raise(b, curve, fixed, target, curve(fixed).plateau(target))
     except _Spent:
         pass  # every configuration measured is recorded: the answers stand on them
 
 
+@dataclass
+class _Watched(Curve):
+    """A curve that stops a search (:class:`_Beaten`) at a value its ``beaten(value, recall)`` names."""
+
+    beaten: Callable[[float, float], bool] = lambda v, r: False
+
+    def __call__(self, value):
+        recall = super().__call__(value)
+        if self.beaten(value, recall):
+            raise _Beaten
+        return recall
+
+
 class _Spent(Exception):
     """The plan's budget of configurations is spent."""
+
+
+class _Beaten(Exception):
+    """The index cannot reach the target searched faster than its bar."""
 
 
 def _raise(b: Bisection, curve: Callable[[dict], Curve], fixed: dict, target: float, at) -> dict:

@@ -252,6 +252,7 @@ def run(job_dir: Path) -> None:
         self_ids = f["self_ids"][()] if "self_ids" in f else None
         exclude = _exclusions(f, min(len(queries), job["single_query_limit"])) if job.get("filtered_k") else None
     from . import machine, query_plan, reference
+    from .record import speeds as record_speeds
 
     meta["machine"] = machine.describe(job.get("node"))  # where it ran: this node, pinned to its cores
     write_status(job_dir, "build: exact-search reference")
@@ -280,8 +281,11 @@ def run(job_dir: Path) -> None:
     min_s = float(job.get("min_time_s", 0.0))
     seen: dict = {}  # (depth, effective params) -> the first query configuration that used them
     recalls: dict = {}  # query configuration -> recall@k at a bisection's depth (steering only)
+    paces: dict = {}  # query configuration -> its speed in the bisection's column at that depth
+    numbers: dict = {}  # query parameters (JSON) -> their query configuration
     steer = query_plan.is_bisection(job["queries"])
-    steer_k = query_plan.Bisection.from_json(job["queries"]).k if steer else None
+    plan = query_plan.Bisection.from_json(job["queries"]) if steer else None
+    steer_k = plan.k if steer else None
 
     @functools.cache
     def truth():  # the exact distances a bisection steers by: read once, after the build
@@ -290,6 +294,7 @@ def run(job_dir: Path) -> None:
 
     def measure(qparams: dict) -> float | None:
         qi = len(meta["queries"])
+        numbers[json.dumps(qparams, sort_keys=True)] = qi
         index.set_query_params(**qparams)
         pq = index.prepare_queries(queries)
         singles = index.split_queries(pq[: job["single_query_limit"]])
@@ -302,7 +307,7 @@ def run(job_dir: Path) -> None:
             record["depths"][str(depth)] = rec
             if rec["duplicate_of"] is not None:  # the library would run exactly the configuration measured already
                 if depth == steer_k:
-                    recalls[qi] = recalls.get(rec["duplicate_of"])
+                    recalls[qi], paces[qi] = recalls.get(rec["duplicate_of"]), paces.get(rec["duplicate_of"])
                 continue
             seen[key] = qi
             with measured_load(rec):
@@ -311,6 +316,7 @@ def run(job_dir: Path) -> None:
             save_npz(job_dir / npz_name(qi, depth), raw)
             if depth == steer_k:
                 recalls[qi] = steering_recall(job, raw["ids_batch_1t"], depth, self_ids, queries, truth())
+                paces[qi] = record_speeds(raw, len(queries))[plan.qps]
         if exclude is not None:
             fk = int(job["filtered_k"])
             eff = index.effective_query(fk)
@@ -326,7 +332,7 @@ def run(job_dir: Path) -> None:
         write_json(job_dir / "meta.json", meta)
         return recalls.get(qi)
 
-    query_plan.run(job["queries"], measure)
+    query_plan.run(job["queries"], measure, lambda qparams: paces.get(numbers.get(json.dumps(qparams, sort_keys=True))))
     meta["peak_rss_mb"] = peak_rss_mb()
     meta["run_load"] = load.between(run_start, load.sample())
     write_json(job_dir / "meta.json", meta)

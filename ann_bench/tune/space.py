@@ -81,10 +81,11 @@ class Space:
     raised: tuple[str, ...] = ()  # sampled query parameters also monotone: raised when ``monotone`` falls short
 
     def bisection(self, build: dict, query: dict, targets, k: int, *, ratio: float = 1.15, guesses: dict | None = None,
-                  budget: int | None = None) -> Bisection:
+                  bars: dict | None = None, qps: str = "qps_single", budget: int | None = None) -> Bisection:
         """The query plan for one built index: bisection on the monotone parameter toward ``targets``,
-        starting from ``guesses`` ({target: value} found on earlier builds) where given, measuring
-        at most ``budget`` configurations where given."""
+        starting from ``guesses`` ({target: value} found on earlier builds) where given, giving up
+        a target once it cannot beat its bar ({target: speed in column ``qps`` met on earlier
+        builds}), measuring at most ``budget`` configurations where given."""
         p = self.monotone_param
         lo, hi = (_bound(b, p, build, self.n, f"{self.adapter}.query.{self.monotone}.tune") for b in p.tune)
         params = registry.get(self.adapter).query_params
@@ -92,7 +93,7 @@ class Space:
                        if params[d.name].needs is None or build.get(params[d.name].needs))
         return Bisection(self.monotone, lo, hi, tuple(sorted(targets)), k, integer=p.type is int, log=p.log and lo > 0,
                          ratio=ratio, fixed=query, guesses=tuple(sorted((guesses or {}).items())), raises=raises,
-                         budget=budget)
+                         budget=budget, bars=tuple(sorted((bars or {}).items())), qps=qps)
 
     def starts(self) -> list[dict]:
         """Optuna parameters of the builds a study measures first: the adapters' recommended

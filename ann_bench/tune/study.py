@@ -4,7 +4,8 @@ Each trial is one build: Optuna (a seeded TPE sampler, one objective per recall 
 best speed reaching it, 0 when none does; the memory and build-time limits as constraints)
 proposes the build parameters and any non-monotone query parameters; the built index then
 finds, for every target, the smallest value of its monotone query parameter reaching it
-(:mod:`ann_bench.sweep.query_plan`). The build is run by the sweep's own runner and executor,
+(:mod:`ann_bench.sweep.query_plan`), or gives the target up once it has missed it at a speed
+below the best an earlier build met it at. The build is run by the sweep's own runner and executor,
 so it is an ordinary result file: plots, tables, ``results compare`` and resume read it like a
 grid point. The study is kept beside the results (an append-only journal file): a tuning run
 killed midway picks up where it stopped; the build it was measuring is asked for again first,
@@ -126,8 +127,9 @@ def run_study(cfg: SweepConfig, alg: Algorithm, wpath: Path, results_dir: Path, 
                 trial.set_constraint(column, same.user_attrs.get(column, float("inf")) - bound)
             trial.set_user_attr("repeat_of", same.number)
             return list(same.values)
-        plan = space.bisection(build, query, tuning.targets, tuning.k, ratio=tuning.ratio,
-                               guesses=_guesses(study, space.monotone, tuning), budget=_share(study, tuning, builds))
+        guesses, bars = _so_far(study, space.monotone, tuning)
+        plan = space.bisection(build, query, tuning.targets, tuning.k, ratio=tuning.ratio, guesses=guesses, bars=bars,
+                               qps=tuning.qps, budget=_share(study, tuning, builds))
         run = make_run(tcfg, results_dir, wpath, w, alg, adapter, build, plan.to_json(), written={}, repeat=0,
                        threads_all=executor.threads_all, workload_hash=whash,
                        also_named_by={k: v for k, v in query.items() if len(space.dim(k).choices) != 1})
@@ -187,15 +189,19 @@ def _resume(study) -> None:
                 study.enqueue_trial(t.params)
 
 
-def _guesses(study, param: str, tuning: Tuning) -> dict:
-    """{target: value of ``param``} of the fastest point reaching each target on the builds so
-    far: where the next build's bisection starts."""
+def _so_far(study, param: str, tuning: Tuning) -> tuple[dict, dict]:
+    """What the builds so far tell the next one's bisection, per target: the value of ``param``
+    at the fastest point reaching it (where to start), and the fastest speed meeting the goal
+    (the bar to beat)."""
     frames = [points(f, tuning.k) for f in _files(study) if f.is_file()]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    out = {}
+    guesses, bars = {}, {}
     for goal in tuning.goals:
         best = best_meeting(df, Goal(goal.k, goal.recall), tuning.qps)  # recall alone: limits do not move the boundary
         if best is not None and f"query.{param}" in best:
             value = best[f"query.{param}"]
-            out[goal.recall] = value.item() if hasattr(value, "item") else value  # a plain number: it goes into JSON
-    return out
+            guesses[goal.recall] = value.item() if hasattr(value, "item") else value  # a plain number: it goes into JSON
+        met = best_meeting(df, goal, tuning.qps)
+        if met is not None:
+            bars[goal.recall] = float(met[tuning.qps])
+    return guesses, bars
