@@ -66,12 +66,13 @@ def register(sub) -> None:
                     help="a limit every answer must meet: p99_ms, index_mb or build_s (repeatable)")
     tp.add_argument("--trials", type=at_least(1), help="builds per workload and algorithm (default: the file's tune.trials, else 8)")
     tp.add_argument("--query-configs", type=at_least(1), metavar="Q",
-                    help="at most Q query configurations per workload and algorithm, shared evenly by its builds; "
+                    help="at most Q query configurations per workload and algorithm, shared by its builds (each may use "
+                         "what is left less one per target for every build after it); "
                          "a build whose share runs out answers from the values it measured (default: no limit)")
     tp.add_argument("--seed", type=at_least(0), default=0, help="the sampler's seed (default %(default)s)")
     tp.add_argument("--qps", choices=("qps_single", "qps_batch_1t", "qps_batch_nt"), default="qps_single",
                     help="the speed to maximise (default %(default)s: one request at a time, 1 thread)")
-    tp.add_argument("--ratio", type=between(1.0, 4.0), default=1.2,
+    tp.add_argument("--ratio", type=between(1.0, 4.0), default=1.1,
                     help="bisection stops when the query parameter's bracket is this narrow, relatively (default %(default)s)")
     tp.add_argument("--min-time", type=between(0.0, 60.0), default=1.0, metavar="S",
                     help="each query mode of each configuration timed for at least S seconds, or the file's "
