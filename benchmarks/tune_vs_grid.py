@@ -12,24 +12,22 @@ size). Printed per algorithm and Recall@K target: the grid's best QPS, the
 tuner's, their ratio (target >= 0.95), and what each measured (builds, query configurations;
 the tuner's target is <= 1/3 of the grid's).
 
-The grid's and the tuner's QPS come from runs up to an hour apart, and single-query timing
-drifts by about 10% over that time. So the verdict is measured again side by side: both
-winning configurations of every algorithm and target are built and timed once more in one
-sweep, in ``--rounds`` rounds (builds in alternating order), each mode timed for at least
-``--min-time`` seconds (``settings.min_time_s``: at 10-40 us per query a pass takes milliseconds
-and the machine's speed drifts on a scale of a second, see benchmarks/timing_noise.py), and the
-ratio of the best QPS each reached over the rounds is printed in a second table (``*``: recall
-fell below the target on that re-measurement, as a rebuild on several threads can).
-
-Even so the rounds' ratios scatter (0.96 and 0.64 for one pair on ml-latest-small): the two
-configurations of a pair are timed seconds apart, and the machine's speed changes on that
-scale. ``--paired-time S`` adds the verdict that does not depend on it: each target's two
-winners built once in this process and timed in turns, one single-query pass each (ABBA), for
-at least S seconds each; the median of the pairs' time ratios is printed with the middle half
-of them. ``--rounds 0 --paired-time 2`` on a finished ``--out`` measures only that.
+The grid's and the tuner's QPS come from runs up to an hour apart, and the machine's speed
+moves by a tenth and more between them, and between one second and the next (at 10-40 us per
+query a pass over the queries takes milliseconds; see benchmarks/timing_noise.py). So the
+verdict is measured again, paired: each target's two winning configurations are built once
+more in this process (``--build-threads``) and timed in turns, one single-query pass over the
+queries each (grid, tuned, tuned, grid, ...), until each has been timed for ``--paired-time``
+seconds (default 2); both sides of a pair meet the same machine, and the median of the pairs'
+time ratios is the verdict, printed with their middle half (``*``: recall below the target on
+the rebuild, as a build on several threads can give). ``--rounds R`` adds the older verdict:
+both winners built and measured by a sweep R times, in alternating order, each mode timed for
+at least ``--min-time`` seconds, the ratio of the best QPS each side reached; its rounds scatter
+(0.96x and 0.64x for one pair on ml-latest-small), as two configurations timed seconds apart
+meet different machines. On a finished ``--out`` only the verdicts are measured again.
 
     .venv/bin/python benchmarks/tune_vs_grid.py [--workload NAME] [--algorithms ...] [--out DIR]
-        [--per-dim N] [--build-threads T] [--single-query-limit Q] [--rounds R] [--paired-time S] [--ratio X]
+        [--per-dim N] [--build-threads T] [--single-query-limit Q] [--paired-time S] [--rounds R] [--ratio X]
         (at 1M items: --per-dim 3 --build-threads 0; Annoy also --single-query-limit 200)
 
 Run it with nothing else on the machine; the grid runs first, then the tuner.
@@ -40,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -151,11 +150,12 @@ def verdict(again: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paired(wpath: Path, won: dict, min_time: float, single_limit: int | None) -> pd.DataFrame:
+def paired(wpath: Path, won: dict, min_time: float, single_limit: int | None, build_threads: int) -> pd.DataFrame:
     """Per algorithm and target, both winners timed in this one process, pass for pass: each
-    distinct winning build built once (one thread), then for every target the grid's and the
-    tuner's configuration take turns (ABBA...), one single-query pass over the queries each,
-    until each has been timed for ``min_time`` seconds (and at least 10 passes). A stretch of
+    distinct winning build built once (on ``build_threads``, 0: all cores), then for every
+    target the grid's and the tuner's configuration take turns (ABBA...), one single-query pass
+    over the queries each, until each has been timed for ``min_time`` seconds (and at least 10
+    passes). A stretch of
     slow or fast machine lasts seconds, a pass milliseconds: both sides of a pair meet the
     same machine, and the median of the pairs' time ratios is the verdict. One row per target:
     each side's QPS (queries over its median pass) and recall@k of its answers."""
@@ -179,8 +179,9 @@ def paired(wpath: Path, won: dict, min_time: float, single_limit: int | None) ->
                 build, query = configuration(won[(name, side, t)])
                 key = json.dumps(build, sort_keys=True)
                 if key not in built:
-                    built[key] = cls(w.metric, w.dimension, threads=1, **build)
+                    built[key] = cls(w.metric, w.dimension, threads=build_threads or os.cpu_count(), **build)
                     built[key].fit(w.train)
+                    set_threads(1)  # a build on several threads may have raised the library's count
                 sides[side] = (built[key], query)
             passes = {"grid": [], "tuned": []}
             singles, recall = {}, {}
@@ -218,11 +219,11 @@ def main() -> None:
     ap.add_argument("--build-threads", type=int, default=1, help="threads per build, 0 = all cores (default 1)")
     ap.add_argument("--single-query-limit", type=int,
                     help="queries timed one by one (default: all); fewer keeps slow configurations at 1M short")
-    ap.add_argument("--rounds", type=int, default=2, help="side-by-side re-measurements of the winners (0: none)")
+    ap.add_argument("--rounds", type=int, default=0, help="side-by-side re-measurements of the winners by a sweep (0: none)")
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds each mode is timed for in the side-by-side rounds")
     ap.add_argument("--ratio", type=float, default=Tuning.ratio, help="the tuner's bisection stops at a bracket this narrow")
-    ap.add_argument("--paired-time", type=float, default=0.0,
-                    help="also time both winners of every target pass for pass in one process, each for this many seconds (0: not)")
+    ap.add_argument("--paired-time", type=float, default=2.0,
+                    help="the verdict: both winners of every target timed pass for pass in one process, each for this many seconds (0: none)")
     args = ap.parse_args()
     wpath = paths.find_workload(args.workload)
     n = len(wformat.read(wpath).train)
@@ -282,7 +283,7 @@ def main() -> None:
               f"median tuned / grid {again['tuned / grid'].median():.3f}")
     if args.paired_time and won:
         start = time.perf_counter()
-        again = paired(wpath, won, args.paired_time, args.single_query_limit)
+        again = paired(wpath, won, args.paired_time, args.single_query_limit, args.build_threads)
         print(f"\nPaired: both winners of each target built once and timed pass for pass, >= {args.paired_time:g} s each "
               f"({time.perf_counter() - start:.0f} s; tuned / grid: median of the pairs' ratios; * recall below the target)")
         with pd.option_context("display.width", 250, "display.max_rows", 200):
