@@ -16,9 +16,11 @@ the bisected parameter where recall had stopped growing, and bisect again once t
 the target.
 
 A bisection may carry a *budget*: at most that many configurations on this index (the tuner's
-share of its query-configuration budget). Once it is spent the worker stops where it is; each
-target's answer is then the smallest value measured reaching it, a bracket's upper end rather
-than its boundary.
+share of its query-configuration budget). Every target is then bracketed to the square of the
+ratio first and narrowed to the ratio after, so that a budget spent midway leaves each target's
+answer within the square of the ratio of its boundary. Once it is spent the worker stops where
+it is; each target's answer is then the smallest value measured reaching it, a bracket's upper
+end rather than its boundary.
 
 A bisection may also carry *bars*: per target, the best speed (``qps``: the tuner's speed
 column) reaching it on the builds measured before. Speed falls as the bisected parameter
@@ -163,18 +165,31 @@ def run(queries, measure: Callable[[dict], float | None], speed: Optional[Callab
                                    beaten=lambda v, r: beaten(fixed, v, r))
         return curves[key]
 
-    fixed, guesses = dict(b.fixed), dict(b.guesses)
+    def search(on: Curve, target: float, ratio: float, guess=None):
+        now.update(target=target, bar=bars.get(target))
+        for v in list(on.points):  # measured for another target already: beaten there?
+            on(v)
+        return smallest_reaching(on, target, b.lo, b.hi, ratio=ratio, log=b.log, guess=guess)
+
+    # with a budget, every target is bracketed to ratio squared first and narrowed to ratio after:
+    # a budget spent then leaves every answer within ratio squared of its boundary, rather than the
+    # lower targets' within ratio and the highest one's wherever its first guess fell
+    coarse = b.ratio**2 if b.budget is not None else b.ratio
+    fixed, guesses, where = dict(b.fixed), dict(b.guesses), {}
     try:
         for target in sorted(b.targets):  # a raise made for one target holds for the higher ones
-            now.update(target=target, bar=bars.get(target))
             try:
-                for v, r in list(curve(fixed).points.items()):  # measured for a lower target already
-                    curve(fixed)(v)
-                found = smallest_reaching(curve(fixed), target, b.lo, b.hi, ratio=b.ratio, log=b.log, guess=guesses.get(target))
+                found = search(curve(fixed), target, coarse, guesses.get(target))
             except _Beaten:
                 continue  # this index cannot win the target: on to the next
             if not found.reached and b.raises:
-                fixed = _raise(b, curve, fixed, target, curve(fixed).plateau(target))
+                fixed = _raise(b, curve, fixed, target, curve(fixed).plateau(target), coarse)
+            where[target] = fixed
+        for target, on in where.items() if coarse != b.ratio else ():
+            try:
+                search(curve(on), target, b.ratio)
+            except _Beaten:
+                continue
     except _Spent:
         pass  # every configuration measured is recorded: the answers stand on them
 
@@ -200,7 +215,7 @@ class _Beaten(Exception):
     """The index cannot reach the target searched faster than its bar."""
 
 
-def _raise(b: Bisection, curve: Callable[[dict], Curve], fixed: dict, target: float, at) -> dict:
+def _raise(b: Bisection, curve: Callable[[dict], Curve], fixed: dict, target: float, at, ratio: float) -> dict:
     """Raise ``b.raises`` in turn from ``fixed``, trying the bisected parameter at ``at`` (where
     recall stopped growing) each time, until that reaches ``target``; then bisect below it. With
     every raise at its top and the target still missed, the bisected parameter's whole range is
@@ -208,5 +223,5 @@ def _raise(b: Bisection, curve: Callable[[dict], Curve], fixed: dict, target: fl
     for r in b.raises:
         while fixed[r.param] < r.hi and curve(fixed)(at) < target:  # the first check: measured already
             fixed = fixed | {r.param: r.up(fixed[r.param])}
-    smallest_reaching(curve(fixed), target, b.lo, b.hi, ratio=b.ratio, log=b.log, guess=at)
+    smallest_reaching(curve(fixed), target, b.lo, b.hi, ratio=ratio, log=b.log, guess=at)
     return fixed
