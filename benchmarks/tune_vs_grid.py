@@ -153,12 +153,12 @@ def verdict(again: pd.DataFrame) -> pd.DataFrame:
 def paired(wpath: Path, won: dict, min_time: float, single_limit: int | None, build_threads: int) -> pd.DataFrame:
     """Per algorithm and target, both winners timed in this one process, pass for pass: each
     distinct winning build built once (on ``build_threads``, 0: all cores), then for every
-    target the grid's and the tuner's configuration take turns (ABBA...), one single-query pass
-    over the queries each, until each has been timed for ``min_time`` seconds (and at least 10
-    passes). A stretch of
-    slow or fast machine lasts seconds, a pass milliseconds: both sides of a pair meet the
-    same machine, and the median of the pairs' time ratios is the verdict. One row per target:
-    each side's QPS (queries over its median pass) and recall@k of its answers."""
+    target the grid's and the tuner's configuration take turns (grid, tuned, tuned, grid, ...),
+    one single-query pass over the queries each, until each has been timed for ``min_time``
+    seconds (and at least 10 passes). A stretch of slow or fast machine lasts seconds, a pass
+    milliseconds: both sides of a pair meet the same machine, and the median of the pairs' time
+    ratios is the verdict. One row per target: each side's QPS (queries over its median pass)
+    and recall@10 of its answers."""
     from ann_bench.sweep import registry
     from ann_bench.sweep.worker import prepare_library, single_pass, steering_recall
     from ann_bench.threads import set_threads
@@ -190,20 +190,20 @@ def paired(wpath: Path, won: dict, min_time: float, single_limit: int | None, bu
                 pq = index.prepare_queries(w.test)
                 singles[side] = index.split_queries(pq[:single_limit])
                 recall[side] = steering_recall(job, index.search_batch(pq, 10, 1), 10, None, w.test, gt)
-            i = 0
-            while i < 20 or min(sum(p) for p in passes.values()) < min_time:
-                order = ("grid", "tuned") if i % 4 in (0, 3) else ("tuned", "grid")
-                for side in order:
+            pair = 0
+            while pair < 10 or min(sum(p) for p in passes.values()) < min_time:
+                for side in ("grid", "tuned")[:: 1 if pair % 2 == 0 else -1]:
                     index, query = sides[side]
                     index.set_query_params(**query)
                     passes[side].append(float(single_pass(index.search_one, singles[side], 10).sum()))
-                i += 2
+                pair += 1
             g, u = np.array(passes["grid"]), np.array(passes["tuned"])
             n_q = len(singles["grid"])
             rows.append({"algorithm": name, "target": t, "grid qps": f"{n_q / np.median(g):,.0f}" + ("*" if recall["grid"] < t else ""),
                          "tuned qps": f"{n_q / np.median(u):,.0f}" + ("*" if recall["tuned"] < t else ""),
-                         "tuned / grid": float(np.median(g / u)), "pairs": len(g),
-                         "middle half": f"{np.percentile(g / u, 25):.3f}-{np.percentile(g / u, 75):.3f}"})
+                         "tuned / grid": float(np.median(g / u)), "pairs": pair,
+                         "middle half": f"{np.percentile(g / u, 25):.3f}-{np.percentile(g / u, 75):.3f}",
+                         "recall grid / tuned": f"{recall['grid']:.4f} / {recall['tuned']:.4f}"})
         built.clear()
     return pd.DataFrame(rows)
 
