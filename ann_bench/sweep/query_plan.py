@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional
+from typing import Callable
 
 from .bisect import Curve, gallop, max_steps, smallest_reaching
 
@@ -129,7 +129,7 @@ def describe(queries) -> str:
             + "".join(f", raising {r.param} up to {r.hi:g} when short" for r in b.raises))
 
 
-def run(queries, measure: Callable[[dict], float | None], speed: Optional[Callable[[dict], float | None]] = None) -> None:
+def run(queries, measure: Callable[[dict], float | None], speed: Callable[[dict], float | None] | None = None) -> None:
     """Measure every configuration of the plan: ``measure(query_params)`` returns recall@k at
     the plan's depth (used by a bisection; a grid ignores it); ``speed(query_params)``, the
     plan's speed of a configuration measured (compared with its bars; None: no bars)."""
@@ -185,11 +185,12 @@ def run(queries, measure: Callable[[dict], float | None], speed: Optional[Callab
             if not found.reached and b.raises:
                 fixed = _raise(b, curve, fixed, target, curve(fixed).plateau(target), coarse)
             where[target] = fixed
-        for target, on in where.items() if coarse != b.ratio else ():
-            try:
-                search(curve(on), target, b.ratio)
-            except _Beaten:
-                continue
+        if coarse != b.ratio:
+            for target, on in where.items():
+                try:
+                    search(curve(on), target, b.ratio)
+                except _Beaten:
+                    continue
     except _Spent:
         pass  # every configuration measured is recorded: the answers stand on them
 
