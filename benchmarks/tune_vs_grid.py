@@ -53,6 +53,7 @@ from ann_bench.sweep import config
 from ann_bench.sweep.executors.local import LocalExecutor
 from ann_bench.sweep.runner import sweep
 from ann_bench.tune.answer import answer
+from ann_bench.tune.screen import Screening, screen
 from ann_bench.tune.space import Dim, space_for
 from ann_bench.tune.study import Tuning, best_meeting, points, run_study
 from ann_bench.tune.targets import goals
@@ -222,6 +223,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=0, help="side-by-side re-measurements of the winners by a sweep (0: none)")
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds each mode is timed for in the side-by-side rounds")
     ap.add_argument("--ratio", type=float, default=Tuning.ratio, help="the tuner's bisection stops at a bracket this narrow")
+    ap.add_argument("--screen", type=float, metavar="F",
+                    help="the tuner screens builds on a sample of F of the catalog first (ann-bench tune --screen)")
+    ap.add_argument("--screen-builds", type=int, default=Screening.builds, help="builds on the sample")
     ap.add_argument("--paired-time", type=float, default=2.0,
                     help="the verdict: both winners of every target timed pass for pass in one process, each for this many seconds (0: none)")
     args = ap.parse_args()
@@ -248,9 +252,17 @@ def main() -> None:
             tuning = Tuning(tuple(g), trials=max(1, builds[alg.name] // 3), seed=args.seed, ratio=args.ratio,
                             query_configs=max(1, len(grid_rows) // 3))
             start = time.perf_counter()
-            _, files, _ = run_study(cfg, alg, wpath, args.out / "tune", tuning, executor, log=lambda line: None)
+            screened = args.screen and screen(cfg, alg, wpath, args.out / "tune", tuning, executor,
+                                              Screening(args.screen, args.screen_builds, args.seed), log=lambda line: None)
+            _, files, _ = run_study(cfg, alg, wpath, args.out / "tune", tuning, executor, log=lambda line: None,
+                                    first=[screened.first] if screened else ())
             tune_s += time.perf_counter() - start
             grid_best, tuned_best = winners(grid_rows["file"], g), winners(files, g)
+            cost = {"grid build s": grid_rows.groupby("file")["build_s"].first().sum(),
+                    "tuned build s": sum(points(Path(f), 10)["build_s"].iloc[0] for f in files)}
+            if screened:
+                cost |= {"screened builds (items)": f"{screened.builds} ({screened.items:,})",
+                         "screened query configs": screened.query_configs, "screened build s": screened.build_s}
             for goal, r in zip(g, answer(args.workload, alg.name, files, g, "qps_single")):
                 t = goal.recall
                 if grid_best[t] is not None and tuned_best[t] is not None:
@@ -260,7 +272,8 @@ def main() -> None:
                              "tuned / grid": r.get("qps_single", float("nan")) / grid_qps,
                              "grid builds": builds[alg.name], "tuned builds": r["builds"],
                              "grid query configs": len(grid_rows), "tuned query configs": r["query_configs"],
-                             "tuned params": f"{r.get('build_params', '')}; {r.get('query_params', '')}" if r["answer"] == "met" else r["answer"]})
+                             "tuned params": f"{r.get('build_params', '')}; {r.get('query_params', '')}" if r["answer"] == "met" else r["answer"],
+                             **cost})
     finally:
         executor.close()
     df = pd.DataFrame(rows)

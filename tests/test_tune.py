@@ -598,3 +598,69 @@ def test_tune_command_end_to_end_with_goals_from_the_file(workload, tmp_path, ca
     # a bad goal is one line naming it, before anything runs
     assert main(["tune", "--config", str(conf), "--workloads", str(workload), "--target", "recall@10 > 0.9"]) == 2
     assert "target 'recall@10 > 0.9': expected recall@K >= R" in capsys.readouterr().err
+
+
+# --- screening on a catalog sample ----------------------------------------------------------------
+
+def test_screening_keeps_a_values_place_in_a_range_that_moves_with_the_catalog():
+    """faiss IVF's nlist range is relative to N: a screened nlist at the range's low end, middle
+    (geometric) or top lands at the same place at the full size; Annoy's n_trees range is the
+    same at every size, so its value is kept; a grid's list keeps the place in the list."""
+    from ann_bench.sweep import config
+    from ann_bench.tune.screen import carry
+    from ann_bench.tune.space import Dim, space_for
+
+    def nlist(n):
+        return space_for(config.parse({"algorithms": {"faiss-ivf": {}}}).algorithms[0], n).dim("nlist")
+
+    small, full = nlist(62_500), nlist(1_000_000)
+    assert (small.lo, small.hi) != (full.lo, full.hi) and small.log and full.log
+    assert carry(small.lo, small, full) == full.lo and carry(small.hi, small, full) == full.hi
+    assert carry(round((small.lo * small.hi) ** 0.5), small, full) == pytest.approx((full.lo * full.hi) ** 0.5, rel=0.02)
+    trees = [space_for(config.parse({"algorithms": {"annoy": {}}}).algorithms[0], n).dim("n_trees") for n in (62_500, 10**6)]
+    assert carry(4, *trees) == 4 and carry(90, *trees) == 90
+    assert carry(0.3, Dim("x", float, 0.0, 1.0), Dim("x", float, 0.0, 10.0)) == pytest.approx(3.0)
+    assert carry(250, Dim("x", int, choices=(125, 250)), Dim("x", int, choices=(1000, 2000))) == 2000
+
+
+def test_screening_chooses_the_build_meeting_most_targets_then_fastest_across_them():
+    """Per build, its best speed at each target (0: missed). The geometric mean of each build's
+    speed over the best per target decides among builds meeting as many targets."""
+    from ann_bench.tune.screen import choose
+
+    assert choose([[200, 0, 0], [90, 60, 10], [100, 70, 0]]) == 1  # the only one meeting all three
+    assert choose([[100, 60], [90, 70]]) == 1  # 0.9 * 1.0 > 1.0 * 0.857
+    assert choose([[100, 50], [50, 100]]) == 0  # equal: the first
+    assert choose([[0, 0], [0, 0]]) == 0
+
+
+def test_a_screened_tuning_run_builds_the_samples_best_first(workload, tmp_path, capsys):
+    """``ann-bench tune --screen``: the sample is written beside the workload, its builds are
+    ordinary result files under screen/, and the full catalog's first build is the screened
+    build that met both targets fastest (checked here from the sample's result files)."""
+    import optuna
+
+    from ann_bench.cli import main
+    from ann_bench.results.table import gather
+    from ann_bench.tune.study import _journal, study_path
+
+    conf = tmp_path / "tune.yaml"
+    conf.write_text("settings: {repeats: 1}\nalgorithms:\n  faiss-ivf: {build: {nlist: [4, 64]}}\n")
+    out = tmp_path / "tuned"
+    assert main(["tune", "--config", str(conf), "--workloads", str(workload), "--results", str(out), "--threads", "1",
+                 "--min-time", "0", "--trials", "1", "--target", "recall@10 >= 0.9", "--target", "recall@10 >= 0.99",
+                 "--screen", "0.5", "--screen-builds", "3"]) == 0
+    sample = workload.with_name("tiny.u2i.ip.sample500.hdf5")
+    assert sample.is_file()
+    screened = gather(out / "screen")
+    assert set(screened["workload"]) == {"tiny.u2i.ip.sample500"} and screened["build.nlist"].nunique() == 3
+    best = {}
+    for nlist, g in screened[(screened["duplicate_of"] == "") & (screened["status"] == "ok")].groupby("build.nlist"):
+        speeds = [g.loc[g["recall@10"] >= t, "qps_single"].max() for t in (0.9, 0.99)]
+        best[nlist] = (sum(s == s for s in speeds), math.prod(s for s in speeds if s == s))
+    top = max(best.values())
+    study = optuna.load_study(study_name="tiny.u2i.ip/faiss-ivf", storage=_journal(study_path(out, "tiny.u2i.ip", "faiss-ivf")))
+    built = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]  # the starts after it wait
+    assert len(built) == 1 and [n for n, v in best.items() if v == top] == [built[0].params["build.nlist"]]  # one range at both sizes
+    table = (out / "tuned.qps_single.csv").read_text().splitlines()
+    assert "screen_items,screen_builds,screen_query_configs,screen_build_s" in table[0] and ",500,3," in table[1]

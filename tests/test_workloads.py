@@ -212,3 +212,35 @@ def test_u2i_workloads_record_what_the_metric_costs(bundle, tmp_path):
             masked[w.seen[i]] = -np.inf
             recalls.append(np.isin(np.argsort(-masked, kind="stable")[:10], rel).sum() / min(10, len(rel)))
         assert got["recommendation_of_exact_search"][m]["recall@10"] == pytest.approx(np.mean(recalls), abs=0.01), m
+
+
+def test_a_catalog_sample_keeps_its_items_queries_and_exact_ground_truth(tmp_path):
+    """A hand-made item-to-item workload: every query is an item; on the sample, a query whose
+    item was drawn points to its new row and never answers itself, one whose item was left out
+    has none. The ground truth is checked against numpy's full sort of the sample's scores."""
+    from ann_bench.errors import ConfigError
+    from ann_bench.workloads.sample import catalog_sample
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((300, 6)).astype(np.float32)
+    own = np.arange(0, 300, 15)  # 20 queries, each an item
+    ids, d = exact_knn(x[own], x, 10, "ip", exclude=list(own))
+    w = wformat.Workload("hand.i2i.ip", "ip", x, x[own], ids, d, item_ids=np.arange(1000, 1300), self_ids=own.astype(np.int32),
+                         attrs={"kind": "i2i"})
+    s = catalog_sample(w, 120, seed=1)
+    rows = s.item_ids - 1000
+    assert s.name == "hand.i2i.ip.sample120" and len(rows) == 120 and (np.diff(rows) > 0).all()
+    assert np.array_equal(s.train, x[rows]) and np.array_equal(s.test, x[own]) and s.attrs["sample_of_hash"] == w.content_hash()
+    drawn = np.isin(own, rows)
+    assert drawn.any() and not drawn.all()
+    assert (s.self_ids[~drawn] == -1).all() and np.array_equal(rows[s.self_ids[drawn]], own[drawn])
+    for i in range(len(own)):
+        scores = x[rows].astype(np.float64) @ x[own[i]].astype(np.float64)
+        if drawn[i]:
+            scores[s.self_ids[i]] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:10]
+        assert np.array_equal(s.neighbors[i], top) and np.allclose(s.distances[i], -scores[top], atol=1e-5)
+    back = wformat.read(wformat.write(s, tmp_path / "sample.hdf5"))  # a valid workload file
+    assert back.attrs["kind"] == "i2i" and back.attrs["sample_items"] == 120
+    with pytest.raises(ConfigError, match="hand.i2i.ip: a catalog sample needs 1 to 300 items, not 301"):
+        catalog_sample(w, 301)

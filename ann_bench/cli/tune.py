@@ -17,6 +17,7 @@ def cmd_tune(args) -> int:
     from ..sweep import config as sweep_config, registry
     from ..tune import targets
     from ..tune.answer import answer
+    from ..tune.screen import Screening, screen
     from ..tune.study import Tuning, run_study
 
     cfg = sweep_config.load(args.config).narrowed(algorithms=args.algorithms)
@@ -37,11 +38,14 @@ def cmd_tune(args) -> int:
             for alg in cfg.algorithms:
                 if registry.get(alg.adapter).exact or alg.name in missing:
                     continue  # exact search has nothing to tune
-                done = run_study(cfg, alg, wpath, out, tuning, executor)
+                screened = None
+                if args.screen:
+                    screened = screen(cfg, alg, wpath, out, tuning, executor, Screening(args.screen, args.screen_builds, args.seed))
+                done = run_study(cfg, alg, wpath, out, tuning, executor, first=[screened.first] if screened else ())
                 if done is not None:
                     space, files, name = done
                     print(f"{name} {alg.name}: searched {space.describe()}")
-                    rows += answer(name, alg.name, files, goals, tuning.qps)
+                    rows += answer(name, alg.name, files, goals, tuning.qps, screened.cost() if screened else None)
     finally:
         executor.close()
     table = pd.DataFrame(rows)
@@ -78,6 +82,12 @@ def register(sub) -> None:
                     help="each query mode of each configuration timed for at least S seconds, or the file's "
                          "settings.min_time_s if longer (default %(default)s: the answer is the fastest of a few points, "
                          "and passes of a few milliseconds vary by a fifth)")
+    tp.add_argument("--screen", type=between(0.0, 1.0), metavar="F",
+                    help="first rank build configurations on a random sample of F of the catalog (written beside the "
+                         "workload; its builds under DIR/screen), and build the best of them first on the full catalog: "
+                         "where only one or two full builds are affordable (default: no screening)")
+    tp.add_argument("--screen-builds", type=at_least(1), default=8, metavar="B",
+                    help="builds on the sample, spread over the space by a Sobol sequence (default %(default)s)")
     tp.add_argument("--results", type=Path, metavar="DIR", help="where tuned runs and studies go (default: results/tune)")
     add_executor_options(tp)
     tp.set_defaults(func=cmd_tune)

@@ -11,14 +11,16 @@ from .study import best_meeting, points
 from .targets import Goal
 
 
-def answer(workload: str, algorithm: str, files: list[Path], goals, qps: str) -> list[dict]:
-    """One row per goal from the result files a study made (each a build)."""
+def answer(workload: str, algorithm: str, files: list[Path], goals, qps: str, cost: dict | None = None) -> list[dict]:
+    """One row per goal from the result files a study made (each a build); ``cost``: what else
+    finding it took (screening's builds and query configurations), as columns."""
     files = sorted(set(files))
     k = goals[0].k
     df = pd.concat([points(f, k) for f in files], ignore_index=True) if files else pd.DataFrame()
     rows = []
     for goal in goals:
-        row = {"workload": workload, "algorithm": algorithm, "goal": str(goal), "builds": len(files), "query_configs": len(df)}
+        row = {"workload": workload, "algorithm": algorithm, "goal": str(goal), "builds": len(files), "query_configs": len(df),
+               **(cost or {})}
         best = best_meeting(df, goal, qps)
         if best is None:
             row["answer"] = _unreached(df, goal)

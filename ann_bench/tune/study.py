@@ -14,6 +14,7 @@ and its result file, if it was finished, is kept rather than measured twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -86,9 +87,11 @@ def study_path(results_dir: Path, workload: str, algorithm: str) -> Path:
 
 
 def run_study(cfg: SweepConfig, alg: Algorithm, wpath: Path, results_dir: Path, tuning: Tuning, executor: Executor,
-              *, log=print) -> tuple[Space, list[Path], str] | None:
+              *, log=print, first: Sequence[dict] = (), sampler: str = "tpe") -> tuple[Space, list[Path], str] | None:
     """Tune ``alg`` on one workload: the space searched, the result files of its builds and the
-    workload's name (None: the algorithm cannot serve the workload's metric)."""
+    workload's name (None: the algorithm cannot serve the workload's metric). ``first``: Optuna
+    parameters of builds to measure before the space's recommended starts (screening's choice);
+    ``sampler``: "tpe", or "sobol" to spread the builds over the space (screening)."""
     import optuna
 
     w = wformat.read(wpath)
@@ -102,14 +105,13 @@ def run_study(cfg: SweepConfig, alg: Algorithm, wpath: Path, results_dir: Path, 
     build_limits = {c: b for c, b in limits.items() if c in ("index_mb", "build_s")}
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # the adapter's recommended build and the middle of the space first, then random builds up to
-    # a third of the trials, then TPE
-    sampler = optuna.samplers.TPESampler(seed=tuning.seed, n_startup_trials=max(2, tuning.trials // 3))
     study = optuna.create_study(study_name=f"{w.name}/{alg.name}", storage=_journal(study_path(results_dir, w.name, alg.name)),
-                                load_if_exists=True, directions=["maximize"] * len(tuning.goals), sampler=sampler)
+                                load_if_exists=True, directions=["maximize"] * len(tuning.goals),
+                                sampler=_sampler(sampler, tuning))
     if not study.trials:
-        for start in space.starts():
-            study.enqueue_trial(start)
+        for i, start in enumerate(starts := [*first, *space.starts()]):
+            if start not in starts[:i]:
+                study.enqueue_trial(start)
     _resume(study)
 
     # trials until `trials` distinct builds (a proposal repeating a build costs nothing), within bounds;
@@ -153,6 +155,21 @@ def run_study(cfg: SweepConfig, alg: Algorithm, wpath: Path, results_dir: Path, 
             break
         study.optimize(objective, n_trials=1)
     return space, _files(study), w.name
+
+
+def _sampler(kind: str, tuning: Tuning):
+    """TPE (seeded): the given first builds, the adapter's recommended build and the middle of
+    the space, then random builds up to a third of the trials, then TPE. Sobol (screening):
+    after the first builds, the unscrambled sequence: the range's low end, middle, quarters..."""
+    import warnings
+
+    import optuna
+
+    if kind == "sobol":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=False, warn_independent_sampling=False)
+    return optuna.samplers.TPESampler(seed=tuning.seed, n_startup_trials=max(2, tuning.trials // 3))
 
 
 def _complete(study) -> list:
