@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..sweep.config import Algorithm, SweepConfig
 from ..sweep.executors import Executor
+from ..h5util import get_json, open_h5
 from ..workloads import format as wformat
 from ..workloads.sample import catalog_sample
 from .space import Dim, space_for
@@ -58,15 +59,15 @@ def sample_path(wpath: Path, n: int) -> Path:
     return Path(wpath).with_name(f"{Path(wpath).stem}.sample{n}.hdf5")
 
 
-def sample_of(wpath: Path, fraction: float, seed: int) -> Path:
-    """The workload's catalog sample, drawn and written once (rewritten if the workload changed)."""
-    w = wformat.read(wpath)
+def sample_of(w: wformat.Workload, wpath: Path, fraction: float, seed: int) -> Path:
+    """The catalog sample of workload ``w`` (read from ``wpath``), drawn and written once
+    (rewritten if the workload changed)."""
     n = max(1, round(fraction * len(w.train)))
     path = sample_path(wpath, n)
     if path.is_file():
-        attrs = wformat.read(path).attrs
-        if attrs.get("sample_of_hash") == w.content_hash() and attrs.get("sample_seed") == seed:
-            return path
+        with open_h5(path, "workload") as f:  # its attributes only: the study reads the arrays
+            if get_json(f, "sample_of_hash") == w.content_hash() and get_json(f, "sample_seed") == seed:
+                return path
     return wformat.write(catalog_sample(w, n, seed=seed), path)
 
 
@@ -76,7 +77,8 @@ def screen(cfg: SweepConfig, alg: Algorithm, wpath: Path, results_dir: Path, tun
     algorithm cannot serve the workload's metric."""
     import optuna
 
-    spath = sample_of(wpath, screening.fraction, screening.seed)
+    w = wformat.read(wpath)
+    spath = sample_of(w, wpath, screening.fraction, screening.seed)
     done = run_study(cfg, alg, spath, results_dir / "screen", replace(tuning, trials=screening.builds, query_configs=None),
                      executor, log=log, sampler="sobol")
     if done is None:
@@ -89,9 +91,11 @@ def screen(cfg: SweepConfig, alg: Algorithm, wpath: Path, results_dir: Path, tun
             trials.setdefault(t.user_attrs["file"], t)
     trials = list(trials.values())
     best = choose([list(t.values) for t in trials])
-    full = space_for(alg, len(wformat.read(wpath).train), cfg.source)
-    first = {key: carry(v, small.dim(key.split(".", 1)[1]), full.dim(key.split(".", 1)[1]))
-             for key, v in trials[best].params.items()}
+    full = space_for(alg, len(w.train), cfg.source)
+    first = {}
+    for key, v in trials[best].params.items():  # "build.nlist", "query.reorder_k", ...
+        name = key.split(".", 1)[1]
+        first[key] = carry(v, small.dim(name), full.dim(name))
     log(f"{name} {alg.name}: screened {len(files)} builds; the full catalog's first build {first}")
     made = [points(Path(t.user_attrs["file"]), tuning.k) for t in trials]
     return Screened(first, small.n, len(trials), sum(map(len, made)), float(sum(p["build_s"].iloc[0] for p in made if len(p))))
