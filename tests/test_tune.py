@@ -294,7 +294,8 @@ def test_a_raise_is_tried_where_the_first_knob_stopped_paying_not_at_the_top():
 
 def test_the_first_builds_are_the_adapters_recommended_one_then_the_middle():
     """faiss IVF starts at the middle of faiss's 4-16 sqrt(N) guideline, 8 sqrt(N) lists, unless
-    k-means would get under 39 points per list; kept within a range the file narrows."""
+    k-means would get under 39 points per list; HNSW at ann-benchmarks' ef_construction; each kept
+    within a range the file narrows."""
     from ann_bench.sweep import config
     from ann_bench.tune.space import space_for
 
@@ -305,8 +306,11 @@ def test_the_first_builds_are_the_adapters_recommended_one_then_the_middle():
     assert starts({}, 9_742) == [{"build.nlist": 250}, {"build.nlist": 141}]  # 9742 / 39 < 8 * 98.7
     assert starts({"build": {"nlist": [16, 64]}}, 1_000_000) == [{"build.nlist": 64}, {"build.nlist": 32}]
     assert starts({"build": {"nlist": [64]}}, 1_000_000) == []  # nothing searched
-    hnsw = space_for(config.parse({"algorithms": {"hnswlib": {}}}).algorithms[0], 1_000_000)
-    assert hnsw.starts() == [{"build.M": 16, "build.ef_construction": 128}]  # no recommendation: the middle only
+    for name in ("hnswlib", "faiss-hnsw"):  # ann-benchmarks' ef_construction (500) at M's middle, then the middle of both
+        hnsw = space_for(config.parse({"algorithms": {name: {}}}).algorithms[0], 1_000_000)
+        assert hnsw.starts() == [{"build.M": 16, "build.ef_construction": 500}, {"build.M": 16, "build.ef_construction": 128}]
+    narrowed = space_for(config.parse({"algorithms": {"hnswlib": {"build": {"ef_construction": [40, 100]}}}}).algorithms[0], 10)
+    assert narrowed.starts()[0] == {"build.M": 16, "build.ef_construction": 100}  # within the range the file gives
 
 
 # --- goals, and choosing among measured points ------------------------------------------------

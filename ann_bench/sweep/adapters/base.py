@@ -33,6 +33,11 @@ NATIVE = "native"
 NORMALIZE_IP = "normalize+ip"
 ALL_NATIVE = {"ip": NATIVE, "cosine": NATIVE, "l2": NATIVE}
 IN_PLACE, ADD_ONLY, REBUILD = "in place", "add only", "rebuild"  # Adapter.updates
+# where ann-bench tune's first build of an HNSW graph sets ef_construction: ann-benchmarks builds
+# hnswlib and faiss HNSW at efConstruction 500 for every M (their config.yml), and hnswlib's
+# ALGO_PARAMS.md: a larger ef_construction gives a better graph, up to a point, for build time
+# alone; the tuner maximises query speed, so it starts from a well-built graph
+EF_CONSTRUCTION_START = 500
 
 
 class NotFittedError(AnnBenchError):

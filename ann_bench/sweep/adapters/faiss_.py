@@ -6,7 +6,7 @@ import numpy as np
 
 from ..params import Param
 from ..registry import register
-from .base import ADD_ONLY, IN_PLACE, NATIVE, NORMALIZE_IP, Adapter
+from .base import ADD_ONLY, EF_CONSTRUCTION_START, IN_PLACE, NATIVE, NORMALIZE_IP, Adapter
 
 NLIST = ("sqrt(N)/4", "8*sqrt(N)")  # the inverted lists ann-bench tune searches
 # where its first build starts: the middle of faiss's guideline for IVF indexes, 4*sqrt(N) to
@@ -120,7 +120,8 @@ class FaissHNSW(_Faiss):
     name = "faiss-hnsw"
     build_params = {
         "M": Param(int, 32, min=2, max=512, help="graph degree", tune=(4, 64), log=True),
-        "ef_construction": Param(int, 200, min=1, help="candidate list size while building", tune=(32, 512), log=True),
+        "ef_construction": Param(int, 200, min=1, help="candidate list size while building", tune=(32, 512),
+                                 start=EF_CONSTRUCTION_START, log=True),
     }
     query_params = {"ef_search": Param(int, 64, min=1, help="candidate list size while searching", tune=(1, 4096), log=True,
                                      monotone=True)}

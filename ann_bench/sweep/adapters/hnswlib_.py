@@ -6,7 +6,7 @@ import numpy as np
 
 from ..params import Param
 from ..registry import register
-from .base import ALL_NATIVE, IN_PLACE, Adapter, pad
+from .base import ALL_NATIVE, EF_CONSTRUCTION_START, IN_PLACE, Adapter, pad
 
 
 @register
@@ -17,7 +17,8 @@ class Hnswlib(Adapter):
     metrics = ALL_NATIVE
     build_params = {
         "M": Param(int, 16, min=2, max=512, help="graph degree", tune=(4, 64), log=True),
-        "ef_construction": Param(int, 200, min=1, help="candidate list size while building", tune=(32, 512), log=True),
+        "ef_construction": Param(int, 200, min=1, help="candidate list size while building", tune=(32, 512),
+                                 start=EF_CONSTRUCTION_START, log=True),
         "seed": Param(int, 100, help="random seed of the level assignment"),
     }
     query_params = {"ef": Param(int, 10, min=1, help="candidate list size while searching (hnswlib uses max(ef, k))",
