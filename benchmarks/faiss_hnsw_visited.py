@@ -1,11 +1,11 @@
 """faiss HNSW's single-query speed at a million items, and the C library's allocator.
 
-faiss's ``IndexHNSW::search`` makes a visited table of one byte per indexed item on every call
-(``VisitedTable vt(ntotal)``: 1 MB at 1M items), so a one-query call allocates and zeroes a
-megabyte. Whether that megabyte comes from pages the process already holds or from fresh
-ones (a new ``mmap``, or the heap grown again after glibc trimmed it), faulted in page by page,
-depends on glibc's malloc state, and so on what the process did before: the same index and
-query parameters then run at different speeds in different processes.
+A suspicion this script tests: faiss's ``IndexHNSW::search`` has made a visited table of one
+byte per indexed item on every call (``VisitedTable vt(ntotal)``: 1 MB at 1M items); if a
+one-query call allocates and zeroes that megabyte from fresh pages, faulted in one by one, its
+speed depends on glibc's malloc state, and so on what the process did before, and the same
+index would run at different speeds in different processes. (With faiss-cpu 1.15.1 on 1M items
+it did not: no page faults per query under any setting, and speeds within the rounds' spread.)
 
 This script builds one faiss HNSW index through the harness's adapter, writes it to a
 temporary file, and times single-query passes over the workload's queries (one thread) in
