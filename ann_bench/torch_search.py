@@ -20,6 +20,7 @@ import torch
 
 from .errors import ConfigError
 from .exact_search import SPACES, excluded_cells, query_bar
+from .host import cpu_model
 
 # one block's tile of scores: cache-sized on a CPU; on a GPU large, as each tile's top-k selection
 # costs more than its product, and the tile is sized by the block's real rows (benchmarks/gpu_tiles.py
@@ -58,8 +59,11 @@ def _driver() -> str | None:
 
 def facts(dev: torch.device) -> dict:
     """What a result measured on ``dev`` needs to be compared: torch, and the GPU, its memory,
-    CUDA and the driver."""
+    CUDA and the driver, or the CPU, the width of torch's kernels on it (``AVX2``, ``AVX512``: they
+    round differently) and torch's threads."""
     out = {"device": str(dev), "torch": torch.__version__}
+    if dev.type == "cpu":
+        out |= {"cpu": cpu_model(), "cpu_kernels": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
     if dev.type == "cuda":
         props = torch.cuda.get_device_properties(dev)
         out |= {"gpu": props.name, "gpu_memory_gb": round(props.total_memory / 2**30, 1),

@@ -1,10 +1,14 @@
 import json
+import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from ann_bench.cli import main
+from ann_bench.host import cpu_flags
 
 from movielens_fixtures import write_release
 
@@ -50,6 +54,8 @@ def test_prepare_and_train_from_a_local_folder(tmp_path, monkeypatch, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["metric"] == "ip" and info["kind"] == "u2i" and info["difficulty"]["lid_median"] > 0
     assert set(info["metric_comparison"]["recommendation_of_exact_search"]) == {"ip", "cosine", "l2"}
+    # where the vectors were trained, carried from the model to its workloads
+    assert info["trained_on"] == report["device"] and info["trained_on"]["cpu_kernels"] and info["trained_on"]["threads"] == 1
     assert main(["workloads", "info", "ml-100k.dot.u2i.cosin"]) == 2
     assert "Known: ml-100k.dot.u2i.ip" in capsys.readouterr().err
     # no cos model trained yet: the one line says how to train one
@@ -142,3 +148,26 @@ def test_algorithms_lists_every_adapter_with_its_version_and_parameters(capsys, 
     assert "bisected in 1..nlist" in out and "(only with refine)" in out
     assert main(["algorithms", "hnswlb"]) == 2
     assert "Did you mean 'hnswlib'" in capsys.readouterr().err
+
+
+X86_AVX2 = platform.machine().lower() in ("x86_64", "amd64") and {"avx2", "fma"} <= cpu_flags()
+
+
+@pytest.mark.skipif(not X86_AVX2, reason="torch's kernels are pinned on x86-64 CPUs with AVX2 only")
+def test_the_train_command_trains_with_avx2_kernels_whatever_the_cpu(tmp_path):
+    """A fresh `ann-bench train` (torch not yet imported) pins the kernels under torch to AVX2,
+    whatever the CPU offers (their width changes the vectors: README, "Two-tower model"); a level
+    the user set is kept, and the bundle says which ran."""
+    folder = write_release(tmp_path / "src", "100k", name="ml-100k")
+    pins = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+    clean = {k: v for k, v in os.environ.items() if k not in pins}
+    kernels = {}
+    for env in ({}, {"ATEN_CPU_CAPABILITY": "default"}):
+        home = tmp_path / f"home{len(env)}"
+        run = [sys.executable, "-m", "ann_bench.cli", "train", "ml-100k", "--source", str(folder), "--epochs", "1",
+               "--dim", "8", "--temperature", "0.2", "--no-baselines"]
+        subprocess.run(run, env=clean | {"ANN_BENCH_HOME": str(home)} | env, capture_output=True, check=True)
+        (metrics,) = (home / "datasets" / "models").glob("*/metrics.json")
+        facts = json.loads(metrics.read_text())["device"]
+        kernels[len(env)] = facts["cpu_kernels"], facts["pinned"]
+    assert kernels == {0: ("AVX2", pins), 1: ("DEFAULT", pins | {"ATEN_CPU_CAPABILITY": "default"})}

@@ -13,6 +13,9 @@ from .options import at_least, fraction, non_negative, positive
 
 
 def cmd_train(args) -> None:
+    from ..embeddings.kernels import pin
+
+    pin()  # before torch is imported: AVX2 kernels, whatever the CPU (see the module)
     from ..data import summary_table
     from ..embeddings.config import TowerConfig
     from ..embeddings.run import bundle_name, quality_table, train_and_evaluate

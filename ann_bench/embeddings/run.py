@@ -12,6 +12,7 @@ from ..data import TEST, VAL, Prepared
 from .baselines import als_scorer, fit_als, popularity_scorer, tune_als
 from .evaluate import PROTOCOL, dot_scorer, evaluate
 from .interactions import history_matrix
+from .kernels import pinned
 from .store import save_bundle
 from .config import TrainConfig, model_tag
 from .train import embeddings, refit, select
@@ -83,6 +84,8 @@ def train_and_evaluate(
     from .. import torch_search
 
     where = torch_search.facts(torch_search.device(device))  # a clear error before any work if it cannot be used
+    if where["device"] == "cpu":
+        where["pinned"] = pinned()  # the kernels' variables: the same on every machine only when pinned
     trained, grid, seconds = train_two_tower(p, cfg, temperatures, progress=progress, device=device)
     vectors = embeddings(p, trained)
     models = {

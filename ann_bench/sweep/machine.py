@@ -10,19 +10,10 @@ from pathlib import Path
 
 import psutil
 
+from ..host import cpu_model
 from ..threads import available_cores
 
 _DISTRIBUTIONS = ("numpy", "scipy", "h5py")  # plus the adapter's own library, recorded per run
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def versions(extra: tuple[str, ...] = ()) -> dict[str, str]:

@@ -121,6 +121,8 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
     common = {
         "vectors_normalized": unit,
         "model": vec["train_config"],
+        # where the vectors were trained: another CPU's kernels round otherwise, and the vectors differ
+        "trained_on": vec["metrics"].get("device", {}),
         "quality": {m: {"val": r["val"], "test": r["test"]} for m, r in vec["metrics"]["models"].items()},
         "preprocessing": p.summary,
         "provenance": {"bundle": str(bundle), "prepared_file": vec["prepared_file"], "data": p.provenance},

@@ -66,7 +66,8 @@ def info(path: Path) -> dict:
     if w.attrs.get("synthetic") and 0 < n_real < len(w.train):  # do grown items sit in neighbourhoods like real ones?
         out["difficulty_by_origin"] = {"real items as queries": difficulty(w.train, w.train[:n_real], w.metric),
                                        "synthetic items as queries": difficulty(w.train, w.train[n_real:], w.metric)}
-    for key in ("kind", "metric_comparison", "synthetic", "n_real_items", "synthetic_items", "provenance", "created", "source"):
+    for key in ("kind", "metric_comparison", "synthetic", "n_real_items", "synthetic_items", "provenance", "trained_on", "created",
+                "source"):
         if key in w.attrs:
             out[key] = w.attrs[key]
     if w.attrs.get("vectors_normalized"):

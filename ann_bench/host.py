@@ -1,0 +1,25 @@
+"""What this machine is, for records compared across machines: its CPU model and instruction sets."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.split(":", 1)[0].strip() == name:
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str:
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+
+
+def cpu_flags() -> frozenset[str]:
+    """The instruction-set flags Linux reports for the first CPU (empty elsewhere)."""
+    return frozenset((_cpuinfo_field("flags") or "").split())
