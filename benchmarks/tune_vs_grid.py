@@ -56,6 +56,7 @@ from ann_bench.results.table import gather
 from ann_bench.sweep import config
 from ann_bench.sweep.executors.local import LocalExecutor
 from ann_bench.sweep.runner import sweep
+from ann_bench.threads import available_cores
 from ann_bench.tune.answer import answer
 from ann_bench.tune.screen import Screening, screen
 from ann_bench.tune.space import Dim, space_for
@@ -235,7 +236,8 @@ def main() -> None:
     args = ap.parse_args()
     wpath = paths.find_workload(args.workload)
     n = len(wformat.read(wpath).train)
-    settings = {"k": [10], "filtered_k": 0, "repeats": 3, "build_threads": args.build_threads}
+    # 0 named here: the executor below runs queries on one thread, and the sweep would read 0 as that one
+    settings = {"k": [10], "filtered_k": 0, "repeats": 3, "build_threads": args.build_threads or available_cores()}
     if args.single_query_limit:
         settings["single_query_limit"] = args.single_query_limit
     entries, builds = {}, {}
