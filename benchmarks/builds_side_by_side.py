@@ -19,19 +19,11 @@ Run it with nothing else on the machine.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
 
-
-def parse(text: str) -> dict:
-    """'M=64,ef_construction=32' -> {'M': 64, 'ef_construction': 32} (numbers as numbers)."""
-    out = {}
-    for part in filter(None, text.split(",")):
-        key, value = part.split("=", 1)
-        out[key] = int(value) if value.lstrip("-").isdigit() else float(value) if value.replace(".", "", 1).isdigit() else value
-    return out
+from tune_vs_grid import build_index, in_turns, timing_setup  # this folder's script: the paired verdict's steps
 
 
 def main() -> None:
@@ -46,38 +38,29 @@ def main() -> None:
 
     from ann_bench import paths
     from ann_bench.sweep import registry
-    from ann_bench.sweep.worker import prepare_library, single_pass, steering_recall
-    from ann_bench.threads import set_threads
+    from ann_bench.sweep.config import typed_assignments
+    from ann_bench.sweep.worker import prepare_library
     from ann_bench.workloads import format as wformat
 
     wpath = paths.find_workload(args.workload)
     w = wformat.read(wpath)
     cls = registry.get(args.algorithm)
     prepare_library(cls, w.metric, w.dimension)
-    query = parse(args.query)
+    query = typed_assignments(args.query, cls.query_params, "--query")
     built = []
     for text in args.builds:
         start = time.perf_counter()
-        index = cls(w.metric, w.dimension, threads=args.build_threads or os.cpu_count(), **parse(text))
-        index.fit(w.train)
-        set_threads(1)  # a build on several threads may have raised the library's count
-        index.set_query_params(**query)
-        pq = index.prepare_queries(w.test)
-        recall = steering_recall({"workload": str(wpath), "metric": w.metric}, index.search_batch(pq, 10, 1), 10, None,
-                                 w.test, w.distances)
-        built.append({"build": text, "index": index, "singles": index.split_queries(pq), "recall": recall,
-                      "build_s": time.perf_counter() - start, "passes": []})
-        print(f"built {args.algorithm} {text} in {built[-1]['build_s']:.0f} s", flush=True)
-    for r in range(args.rounds):
-        order = built[r % len(built):] + built[: r % len(built)]
-        for b in order:
-            b["index"].set_query_params(**query)
-            b["passes"].append(float(single_pass(b["index"].search_one, b["singles"], 10).sum()))
+        index = build_index(cls, w, typed_assignments(text, cls.build_params, "--builds"), args.build_threads)
+        build_s = time.perf_counter() - start
+        singles, recall = timing_setup(index, query, w, wpath, None)
+        built.append({"build": text, "side": (index, query, singles), "recall": recall, "build_s": build_s})
+        print(f"built {args.algorithm} {text} in {build_s:.0f} s", flush=True)
+    passes = in_turns([b["side"] for b in built], args.rounds, 0.0)
     print(f"\n{w.name}: {args.algorithm} {args.query}, {len(w.test)} queries one at a time, {args.rounds} rounds in turns")
     print(f"{'build':<32} {'QPS':>8} {'middle half':>15} {'recall@10':>9} {'build s':>8}")
-    for b in built:
-        qps = len(b["singles"]) / np.array(b["passes"])
-        print(f"{b['build']:<32} {len(b['singles']) / np.median(b['passes']):>8,.0f} "
+    for b, seconds in zip(built, passes):
+        qps = len(w.test) / np.array(seconds)
+        print(f"{b['build']:<32} {len(w.test) / np.median(seconds):>8,.0f} "
               f"{np.percentile(qps, 25):>7,.0f}-{np.percentile(qps, 75):<7,.0f} {b['recall']:>9.4f} {b['build_s']:>8.0f}")
 
 

@@ -156,23 +156,58 @@ def verdict(again: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def build_index(cls, w, build: dict, threads: int):
+    """One index of adapter ``cls`` built on the workload's items (``threads``, 0: all cores),
+    the libraries then set back to one thread for timing."""
+    from ann_bench.threads import set_threads
+
+    index = cls(w.metric, w.dimension, threads=threads or os.cpu_count(), **build)
+    index.fit(w.train)
+    set_threads(1)  # a build on several threads may have raised the library's count
+    return index
+
+
+def timing_setup(index, query: dict, w, wpath: Path, single_limit: int | None) -> tuple[list, float]:
+    """An index at ``query``: its queries split for single-query passes, and its recall@10."""
+    from ann_bench.sweep.worker import steering_recall
+
+    index.set_query_params(**query)
+    pq = index.prepare_queries(w.test)
+    recall = steering_recall({"workload": str(wpath), "metric": w.metric}, index.search_batch(pq, 10, 1), 10, None, w.test, w.distances)
+    return index.split_queries(pq[:single_limit]), recall
+
+
+def in_turns(sides: list[tuple], min_rounds: int, min_time: float) -> list[list[float]]:
+    """Seconds of single-query passes, one list per side ((index, query, singles)): the sides
+    take turns pass by pass, the order rotating every round (for two: a, b, b, a, ...), until
+    there were ``min_rounds`` rounds and every side has been timed for ``min_time`` seconds. A
+    stretch of slow or fast machine lasts seconds, a pass milliseconds: all sides meet the same."""
+    from ann_bench.sweep.worker import single_pass
+
+    passes = [[] for _ in sides]
+    r = 0
+    while r < min_rounds or min(map(sum, passes)) < min_time:
+        for i in [*range(r % len(sides), len(sides)), *range(r % len(sides))]:
+            index, query, singles = sides[i]
+            index.set_query_params(**query)
+            passes[i].append(float(single_pass(index.search_one, singles, 10).sum()))
+        r += 1
+    return passes
+
+
 def paired(wpath: Path, won: dict, min_time: float, single_limit: int | None, build_threads: int) -> pd.DataFrame:
     """Per algorithm and target, both winners timed in this one process, pass for pass: each
     distinct winning build built once (on ``build_threads``, 0: all cores), then for every
-    target the grid's and the tuner's configuration take turns (grid, tuned, tuned, grid, ...),
-    one single-query pass over the queries each, until each has been timed for ``min_time``
-    seconds (and at least 10 passes). A stretch of slow or fast machine lasts seconds, a pass
-    milliseconds: both sides of a pair meet the same machine, and the median of the pairs' time
-    ratios is the verdict. One row per target: each side's QPS (queries over its median pass)
-    and recall@10 of its answers."""
+    target the grid's and the tuner's configuration take turns (:func:`in_turns`), one
+    single-query pass over the queries each, until each has been timed for ``min_time`` seconds
+    (and at least 10 passes); the median of the pairs' time ratios is the verdict. One row per
+    target: each side's QPS (queries over its median pass) and recall@10 of its answers."""
     from ann_bench.sweep import registry
-    from ann_bench.sweep.worker import prepare_library, single_pass, steering_recall
+    from ann_bench.sweep.worker import prepare_library
     from ann_bench.threads import set_threads
 
     set_threads(1)
     w = wformat.read(wpath)
-    job = {"workload": str(wpath), "metric": w.metric}
-    gt = w.distances
     rows = []
     for name in dict.fromkeys(n for n, _, _ in won):
         targets = sorted({t for n, _, t in won if n == name})
@@ -180,34 +215,19 @@ def paired(wpath: Path, won: dict, min_time: float, single_limit: int | None, bu
         prepare_library(cls, w.metric, w.dimension)
         built = {}  # build parameters (JSON) -> the index
         for t in targets:
-            sides = {}
+            sides, recall = [], {}
             for side in ("grid", "tuned"):
                 build, query = configuration(won[(name, side, t)])
                 key = json.dumps(build, sort_keys=True)
                 if key not in built:
-                    built[key] = cls(w.metric, w.dimension, threads=build_threads or os.cpu_count(), **build)
-                    built[key].fit(w.train)
-                    set_threads(1)  # a build on several threads may have raised the library's count
-                sides[side] = (built[key], query)
-            passes = {"grid": [], "tuned": []}
-            singles, recall = {}, {}
-            for side, (index, query) in sides.items():
-                index.set_query_params(**query)
-                pq = index.prepare_queries(w.test)
-                singles[side] = index.split_queries(pq[:single_limit])
-                recall[side] = steering_recall(job, index.search_batch(pq, 10, 1), 10, None, w.test, gt)
-            pair = 0
-            while pair < 10 or min(sum(p) for p in passes.values()) < min_time:
-                for side in ("grid", "tuned")[:: 1 if pair % 2 == 0 else -1]:
-                    index, query = sides[side]
-                    index.set_query_params(**query)
-                    passes[side].append(float(single_pass(index.search_one, singles[side], 10).sum()))
-                pair += 1
-            g, u = np.array(passes["grid"]), np.array(passes["tuned"])
-            n_q = len(singles["grid"])
+                    built[key] = build_index(cls, w, build, build_threads)
+                singles, recall[side] = timing_setup(built[key], query, w, wpath, single_limit)
+                sides.append((built[key], query, singles))
+            g, u = map(np.array, in_turns(sides, 10, min_time))
+            n_q = len(sides[0][2])
             rows.append({"algorithm": name, "target": t, "grid qps": f"{n_q / np.median(g):,.0f}" + ("*" if recall["grid"] < t else ""),
                          "tuned qps": f"{n_q / np.median(u):,.0f}" + ("*" if recall["tuned"] < t else ""),
-                         "tuned / grid": float(np.median(g / u)), "pairs": pair,
+                         "tuned / grid": float(np.median(g / u)), "pairs": len(g),
                          "middle half": f"{np.percentile(g / u, 25):.3f}-{np.percentile(g / u, 75):.3f}",
                          "recall grid / tuned": f"{recall['grid']:.4f} / {recall['tuned']:.4f}"})
         built.clear()

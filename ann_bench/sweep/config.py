@@ -149,6 +149,12 @@ def parse_assignments(text: str) -> dict:
     return out
 
 
+def typed_assignments(text: str, schema: dict[str, Param], where: str) -> dict:
+    """``"M=16,ef_construction=200"`` typed and checked against an adapter's parameters: ``{"M": 16, ...}``
+    with the defaults of the others."""
+    return _checked(_coerce(parse_assignments(text), schema), schema, where)
+
+
 def _grid(section, schema: dict[str, Param], where: str) -> list[dict]:
     if section is None:
         section = {}
