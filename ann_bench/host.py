@@ -23,3 +23,9 @@ def cpu_model() -> str:
 def cpu_flags() -> frozenset[str]:
     """The instruction-set flags Linux reports for the first CPU (empty elsewhere)."""
     return frozenset((_cpuinfo_field("flags") or "").split())
+
+
+def x86_avx2() -> bool:
+    """An x86-64 CPU with AVX2 and FMA: one that runs the kernels written for Intel's Haswell,
+    which every x86-64 server of the last decade has."""
+    return platform.machine().lower() in ("x86_64", "amd64") and {"avx2", "fma"} <= cpu_flags()

@@ -1,6 +1,5 @@
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ann_bench.cli import main
-from ann_bench.host import cpu_flags
+from ann_bench.host import x86_avx2
 
 from movielens_fixtures import write_release
 
@@ -150,10 +149,7 @@ def test_algorithms_lists_every_adapter_with_its_version_and_parameters(capsys, 
     assert "Did you mean 'hnswlib'" in capsys.readouterr().err
 
 
-X86_AVX2 = platform.machine().lower() in ("x86_64", "amd64") and {"avx2", "fma"} <= cpu_flags()
-
-
-@pytest.mark.skipif(not X86_AVX2, reason="torch's kernels are pinned on x86-64 CPUs with AVX2 only")
+@pytest.mark.skipif(not x86_avx2(), reason="torch's kernels are pinned on x86-64 CPUs with AVX2 only")
 def test_the_train_command_trains_with_avx2_kernels_whatever_the_cpu(tmp_path):
     """A fresh `ann-bench train` (torch not yet imported) pins the kernels under torch to AVX2,
     whatever the CPU offers (their width changes the vectors: README, "Two-tower model"); a level

@@ -1,4 +1,7 @@
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -11,7 +14,9 @@ from ann_bench.embeddings.run import train_and_evaluate
 from ann_bench.embeddings.config import TrainConfig
 from ann_bench.embeddings.config import TowerConfig
 from ann_bench.errors import DataError
+from ann_bench.host import x86_avx2
 from ann_bench.workloads import format as wformat
+from ann_bench.workloads import kernels, scale
 from ann_bench.workloads.build import WorkloadSpec, build
 from ann_bench.workloads.groundtruth import exact_knn
 from ann_bench.workloads.inspect import difficulty, info
@@ -118,6 +123,38 @@ def test_scale_up_keeps_real_items_and_is_marked_synthetic(bundle, tmp_path):
     assert all(d["relative_contrast_median"] > 1 and d["lid_median"] > 0 for d in by_origin.values())
 
 
+GROW_WITH_HASWELL_KERNELS = """
+import sys, numpy as np
+from ann_bench.workloads import scale
+items = np.load(sys.argv[1]); out = np.empty((int(sys.argv[3]), items.shape[1]), np.float32)
+scale.grow(items, seed=0, out=out); np.save(sys.argv[2], out)
+"""
+
+
+@pytest.mark.skipif(not x86_avx2(), reason="OpenBLAS's kernels are pinned on x86-64 CPUs with AVX2 only")
+def test_the_scale_up_runs_on_haswell_kernels_whatever_the_cpu(bundle, tmp_path, monkeypatch):
+    """Kernels of other widths round otherwise (README, "Two-tower model"): the synthetic items are
+    those a fresh process started on OpenBLAS's Haswell kernels draws, the workload says so, and a
+    user's own choice of kernels is kept."""
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    out, _ = bundle
+    (path,) = build(out, WorkloadSpec(kinds=("u2i",), u2i_metrics=("ip",), scale=3_000), tmp_path, progress=False)
+    w = wformat.read(path)
+    n_real = w.attrs["n_real_items"]
+    np.save(tmp_path / "items.npy", w.train[:n_real])
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"} | {"OPENBLAS_CORETYPE": "Haswell"}
+    subprocess.run([sys.executable, "-c", GROW_WITH_HASWELL_KERNELS, str(tmp_path / "items.npy"), str(tmp_path / "haswell.npy"),
+                    str(3_000 - n_real)], env=env, check=True)
+    np.testing.assert_array_equal(w.train[n_real:], np.load(tmp_path / "haswell.npy"))
+    facts = w.attrs["scaled_on"]
+    assert facts["pinned"] == {"OPENBLAS_CORETYPE": "Haswell"} and facts["cpu"]
+    assert len(facts["openblas"]) == 2 and {lib["kernels"].lower() for lib in facts["openblas"]} == {"haswell"}  # numpy's, faiss's
+    assert not list(tmp_path.glob(".scale-*"))  # the child's scratch file is gone
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Zen")
+    _, facts = kernels.fill(scale.grow, np.empty((10, w.dimension), np.float32), w.train[:n_real], scratch=tmp_path)
+    assert facts["pinned"] == {"OPENBLAS_CORETYPE": "Zen"}
+
+
 def test_difficulty_on_a_hand_made_line_in_any_chunking():
     # one query at the origin, base points at distances 1..100 on a line
     base = np.stack([np.arange(1, 101, dtype=np.float32), np.zeros(100, np.float32)], axis=1)
@@ -127,6 +164,27 @@ def test_difficulty_on_a_hand_made_line_in_any_chunking():
         d = difficulty(base, q, "l2", k=20, chunk=chunk)
         assert d["relative_contrast_median"] == pytest.approx(50.5, rel=1e-5)  # mean 50.5 / nearest 1
         assert d["lid_median"] == pytest.approx(lid, rel=1e-4)
+
+
+def test_difficulty_leaves_an_item_query_out_of_its_own_neighbours():
+    """Item queries (i2i, a grown catalog's items) are base rows: each one's distance to itself,
+    computed as 1e-4 or as 0 by the float32 expansion, is not its nearest neighbour (it made the
+    relative contrast 1e12 and the LID 0.7 in `workloads info`). Against float64 brute force
+    without the query's own row."""
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((3_000, 32)).astype(np.float32)
+    rows = rng.choice(len(base), size=50, replace=False)
+    for metric in ("l2", "cosine"):
+        x = base / np.linalg.norm(base, axis=1, keepdims=True) if metric == "cosine" else base
+        rc, lid = [], []
+        for r in rows:
+            d = np.sort(np.delete(np.linalg.norm(x.astype(np.float64) - x[r].astype(np.float64), axis=1), r))
+            rc.append(d.mean() / d[0])
+            lid.append(-1 / np.mean(np.log(d[:19] / d[19])))
+        for chunk in (1_000, 100_000):
+            got = difficulty(base, base[rows], metric, self_rows=rows, sample=len(rows), chunk=chunk)
+            assert got["relative_contrast_median"] == pytest.approx(np.median(rc), rel=1e-3)
+            assert got["lid_median"] == pytest.approx(np.median(lid), rel=1e-3)
 
 
 def test_ann_benchmarks_file_loads(tmp_path):

@@ -16,19 +16,16 @@ training ran with (``cpu_kernels`` and ``pinned`` in its device facts).
 from __future__ import annotations
 
 import os
-import platform
 import sys
 
-from ..host import cpu_flags
+from ..host import x86_avx2
 
 PINS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 
 
 def pin() -> dict[str, str]:
     """Pin this process's kernels to AVX2 where possible; returns the variables it set."""
-    if "torch" in sys.modules or platform.machine().lower() not in ("x86_64", "amd64"):
-        return {}
-    if not {"avx2", "fma"} <= cpu_flags():  # AVX2 code on a CPU without it would crash
+    if "torch" in sys.modules or not x86_avx2():  # AVX2 code on a CPU without it would crash
         return {}
     new = {k: v for k, v in PINS.items() if k not in os.environ}
     os.environ.update(new)

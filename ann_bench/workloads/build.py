@@ -29,6 +29,7 @@ from ..embeddings.store import load_vectors
 from ..errors import ConfigError
 from ..paths import under
 from . import format as wformat
+from . import kernels
 from . import metric_compare
 from . import scale as wscale
 from .groundtruth import METRICS, exact_knn, row_norms
@@ -92,10 +93,10 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
         if spec.scale < n_real:
             raise ConfigError(f"--scale {spec.scale} is smaller than the real catalog ({n_real} items).")
         start = time.perf_counter()
-        mixture = wscale.fit(items, seed=spec.seed)
         grown = np.empty((spec.scale, items.shape[1]), dtype=np.float32)  # one array: no second copy at 10M items
         grown[:n_real] = items
-        wscale.sample(mixture, spec.scale - n_real, seed=spec.seed, out=grown[n_real:])
+        out_dir.mkdir(parents=True, exist_ok=True)
+        components, scaled_on = kernels.fill(wscale.grow, grown[n_real:], items, seed=spec.seed, scratch=out_dir)
         items = grown
         item_ids = np.concatenate([item_ids, np.full(spec.scale - n_real, -1, np.int64)])
         titles = np.concatenate([titles, np.full(spec.scale - n_real, "", dtype=object)])
@@ -105,8 +106,10 @@ def build(bundle: Path, spec: WorkloadSpec, out_dir: Path, *, progress: bool = T
         base_attrs |= {
             "synthetic": True,
             "synthetic_items": spec.scale - n_real,
-            "synthetic_model": f"{len(mixture.weights)}-component Gaussian mixture (k-means + full covariance), norms resampled per component",
+            "synthetic_model": f"{components}-component Gaussian mixture (k-means + full covariance), norms resampled per component",
             "synthetic_seconds": time.perf_counter() - start,
+            # the BLAS kernels the mixture was fitted and sampled on: other kernels round otherwise
+            "scaled_on": scaled_on,
         }
 
     users_q, relevant = relevant_lists(p, TEST)

@@ -22,25 +22,37 @@ def _stats(v: np.ndarray) -> dict:
     return {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max())}
 
 
-def difficulty(base: np.ndarray, queries: np.ndarray, metric: str, *, sample: int = 200, k: int = 20, seed: int = 0,
-               chunk: int = 100_000) -> dict:
+def difficulty(base: np.ndarray, queries: np.ndarray, metric: str, *, self_rows: np.ndarray | None = None, sample: int = 200,
+               k: int = 20, seed: int = 0, chunk: int = 100_000) -> dict:
+    """Relative contrast and LID of a sample of ``queries`` against ``base``. ``self_rows``: where
+    the queries are base items (item-to-item queries, a grown catalog's own items), each one's row
+    in ``base``, left out of its neighbours and of its mean distance (its distance to itself, zero
+    but computed as 1e-4 and the like, would otherwise be its nearest)."""
     rng = np.random.default_rng(seed)
-    q = queries[rng.choice(len(queries), size=min(sample, len(queries)), replace=False)].astype(np.float32)
+    pick = rng.choice(len(queries), size=min(sample, len(queries)), replace=False)
+    q = queries[pick].astype(np.float32)
+    own = None if self_rows is None else np.asarray(self_rows, dtype=np.int64)[pick]
     x = base.astype(np.float32)
     if metric == "cosine":
         q, x = normalize(q), normalize(x)
-    k = min(k, x.shape[0] - 1)
+    others = x.shape[0] - (own is not None)
+    k = min(k, others)
     total = np.zeros(len(q))
     near = np.full((len(q), 0), np.inf, dtype=np.float32)
     for start in range(0, len(x), chunk):  # the base in chunks: memory stays bounded at 10M items
         c = x[start : start + chunk]
         d = np.sqrt(np.maximum((q * q).sum(1)[:, None] - 2 * q @ c.T + (c * c).sum(1)[None, :], 0))
-        total += d.sum(axis=1)
+        if own is not None:
+            rows = np.flatnonzero((own >= start) & (own < start + len(c)))
+            d[rows, own[rows] - start] = 0
+            total += d.sum(axis=1)
+            d[rows, own[rows] - start] = np.inf
+        else:
+            total += d.sum(axis=1)
         both = np.concatenate([near, d], axis=1)
-        near = np.partition(both, k, axis=1)[:, : k + 1] if both.shape[1] > k + 1 else both
-    near = np.sort(near, axis=1)
-    near = near[:, 1:] if (near[:, 0] < 1e-6).all() else near[:, :k]  # drop exact self-matches
-    rc = total / len(x) / np.maximum(near[:, 0], 1e-12)
+        near = np.partition(both, k - 1, axis=1)[:, :k] if both.shape[1] > k else both
+    near = np.sort(near, axis=1)[:, :k]
+    rc = total / others / np.maximum(near[:, 0], 1e-12)
     ratios = np.log(np.maximum(near[:, :-1], 1e-12) / np.maximum(near[:, -1:], 1e-12))
     lid = -1.0 / np.minimum(ratios.mean(axis=1), -1e-12)
     return {"relative_contrast_median": float(np.median(rc)), "lid_median": float(np.median(lid)), "queries_sampled": len(q), "space": "euclidean" + (" (unit vectors)" if metric == "cosine" else "")}
@@ -59,15 +71,17 @@ def info(path: Path) -> dict:
         "k": int(w.neighbors.shape[1]),
         "base_norms": _stats(row_norms(w.train)),
         "query_norms": _stats(row_norms(w.test)),
-        "difficulty": difficulty(w.train, w.test, w.metric),
+        "difficulty": difficulty(w.train, w.test, w.metric, self_rows=w.self_ids),
         "content_hash": w.content_hash(),
     }
     n_real = int(w.attrs.get("n_real_items", len(w.train)))
     if w.attrs.get("synthetic") and 0 < n_real < len(w.train):  # do grown items sit in neighbourhoods like real ones?
-        out["difficulty_by_origin"] = {"real items as queries": difficulty(w.train, w.train[:n_real], w.metric),
-                                       "synthetic items as queries": difficulty(w.train, w.train[n_real:], w.metric)}
-    for key in ("kind", "metric_comparison", "synthetic", "n_real_items", "synthetic_items", "provenance", "trained_on", "created",
-                "source"):
+        rows = np.arange(len(w.train))
+        out["difficulty_by_origin"] = {
+            "real items as queries": difficulty(w.train, w.train[:n_real], w.metric, self_rows=rows[:n_real]),
+            "synthetic items as queries": difficulty(w.train, w.train[n_real:], w.metric, self_rows=rows[n_real:])}
+    for key in ("kind", "metric_comparison", "synthetic", "n_real_items", "synthetic_items", "provenance", "trained_on", "scaled_on",
+                "created", "source"):
         if key in w.attrs:
             out[key] = w.attrs[key]
     if w.attrs.get("vectors_normalized"):

@@ -75,6 +75,13 @@ def sample(m: Mixture, n: int, *, seed: int = 0, chunk: int = 200_000, out: np.n
     return out
 
 
+def grow(items: np.ndarray, *, seed: int = 0, out: np.ndarray) -> int:
+    """Fill ``out`` with synthetic items from a mixture fitted to ``items``; returns its number of components."""
+    mixture = fit(items, seed=seed)
+    sample(mixture, len(out), seed=seed, out=out)
+    return len(mixture.weights)
+
+
 def draw_times(first: np.ndarray, last: np.ndarray, n: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """First and last rating times for ``n`` synthetic items: each the pair of a real item that
     was rated (``first >= 0``), drawn at random with replacement; -1 when none was rated."""
