@@ -42,13 +42,12 @@ def difficulty(base: np.ndarray, queries: np.ndarray, metric: str, *, self_rows:
     for start in range(0, len(x), chunk):  # the base in chunks: memory stays bounded at 10M items
         c = x[start : start + chunk]
         d = np.sqrt(np.maximum((q * q).sum(1)[:, None] - 2 * q @ c.T + (c * c).sum(1)[None, :], 0))
-        if own is not None:
+        if own is not None:  # each query's own row: nothing to its mean distance, and not a neighbour
             rows = np.flatnonzero((own >= start) & (own < start + len(c)))
             d[rows, own[rows] - start] = 0
-            total += d.sum(axis=1)
+        total += d.sum(axis=1)
+        if own is not None:
             d[rows, own[rows] - start] = np.inf
-        else:
-            total += d.sum(axis=1)
         both = np.concatenate([near, d], axis=1)
         near = np.partition(both, k - 1, axis=1)[:, :k] if both.shape[1] > k else both
     near = np.sort(near, axis=1)[:, :k]
