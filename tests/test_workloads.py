@@ -13,7 +13,7 @@ from ann_bench.data import store as prepared_store
 from ann_bench.embeddings.run import train_and_evaluate
 from ann_bench.embeddings.config import TrainConfig
 from ann_bench.embeddings.config import TowerConfig
-from ann_bench.errors import DataError
+from ann_bench.errors import AnnBenchError, DataError
 from ann_bench.host import x86_avx2
 from ann_bench.workloads import format as wformat
 from ann_bench.workloads import kernels, scale
@@ -153,6 +153,19 @@ def test_the_scale_up_runs_on_haswell_kernels_whatever_the_cpu(bundle, tmp_path,
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Zen")
     _, facts = kernels.fill(scale.grow, np.empty((10, w.dimension), np.float32), w.train[:n_real], scratch=tmp_path)
     assert facts["pinned"] == {"OPENBLAS_CORETYPE": "Zen"}
+
+
+def _killed(*args, out):
+    os._exit(9)  # as the kernel's out-of-memory killer ends a process: no exception, no cleanup
+
+
+@pytest.mark.skipif(not x86_avx2(), reason="the scale-up runs in a child process on x86-64 CPUs with AVX2 only")
+def test_a_scale_up_child_that_dies_is_one_line_that_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    with pytest.raises(AnnBenchError, match=r"drawing 5 synthetic items .* died, out of memory or killed .* "
+                                            r"with OPENBLAS_CORETYPE=Haswell set in the environment"):
+        kernels.fill(_killed, np.empty((5, 4), np.float32), scratch=tmp_path)
+    assert not list(tmp_path.iterdir())  # no scratch file left behind
 
 
 def test_difficulty_on_a_hand_made_line_in_any_chunking():

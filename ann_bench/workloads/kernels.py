@@ -18,11 +18,13 @@ import multiprocessing
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import AnnBenchError
 from ..host import cpu_model, x86_avx2
 
 PINS = {"OPENBLAS_CORETYPE": "Haswell"}
@@ -56,15 +58,16 @@ def _environ(extra: dict[str, str]):
                 os.environ[k] = v
 
 
-def _facts(pinned: dict[str, str]) -> dict:
-    return {"cpu": cpu_model(), "pinned": pinned, "openblas": loaded()}
+def _facts() -> dict:
+    """What this process runs on: the CPU, the pinning variables set, every loaded OpenBLAS."""
+    return {"cpu": cpu_model(), "pinned": {k: os.environ[k] for k in PINS if k in os.environ}, "openblas": loaded()}
 
 
 def _fill_file(fn, path: Path, args: tuple, kwargs: dict):
     out = np.load(path, mmap_mode="r+")
     result = fn(*args, out=out, **kwargs)
     out.flush()
-    return result, _facts({k: os.environ[k] for k in PINS if k in os.environ})
+    return result, _facts()
 
 
 def fill(fn, out: np.ndarray, *args, scratch: Path, **kwargs):
@@ -74,12 +77,18 @@ def fill(fn, out: np.ndarray, *args, scratch: Path, **kwargs):
     /dev/shm is 64 MB in a default container, a 10M-item catalog 2.5 GB."""
     env = child_env()
     if not env:
-        return fn(*args, out=out, **kwargs), _facts({k: os.environ[k] for k in PINS if k in os.environ})
+        return fn(*args, out=out, **kwargs), _facts()
     with tempfile.TemporaryDirectory(dir=scratch, prefix=".scale-") as tmp:
         path = Path(tmp) / "out.npy"
         np.lib.format.open_memmap(path, mode="w+", dtype=out.dtype, shape=out.shape).flush()
         # the child reads the environment when it starts, at the submit below
-        with _environ(env), ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            result, facts = pool.submit(_fill_file, fn, path, args, kwargs).result()
+        try:
+            with _environ(env), ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                result, facts = pool.submit(_fill_file, fn, path, args, kwargs).result()
+        except BrokenProcessPool:
+            pins = " ".join(f"{k}={v}" for k, v in env.items())
+            raise AnnBenchError(f"the child process drawing {len(out):,} synthetic items on pinned kernels ({pins}) died, out of "
+                                "memory or killed (`dmesg` says which): free memory or grow a smaller catalog; with "
+                                f"{pins} set in the environment they are drawn in this process.") from None
         out[...] = np.load(path, mmap_mode="r")
     return result, facts
