@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -29,3 +30,14 @@ def x86_avx2() -> bool:
     """An x86-64 CPU with AVX2 and FMA: one that runs the kernels written for Intel's Haswell,
     which every x86-64 server of the last decade has."""
     return platform.machine().lower() in ("x86_64", "amd64") and {"avx2", "fma"} <= cpu_flags()
+
+
+def pins_to_set(pins: dict[str, str]) -> dict[str, str]:
+    """Of the environment variables ``pins`` (pinning libraries to Haswell-class kernels), those to
+    set: none where the CPU cannot run AVX2 code, none the user set already."""
+    return {k: v for k, v in pins.items() if k not in os.environ} if x86_avx2() else {}
+
+
+def pins_in_effect(pins: dict[str, str]) -> dict[str, str]:
+    """The variables of ``pins`` set in this process, by a pin or by the user."""
+    return {k: os.environ[k] for k in pins if k in os.environ}

@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/scale_kernels.py [--bundle DIR] [--scale N] [--seed S] [--threads T]
 
-Grows a bundle's item vectors (default: the newest ml-latest-small one) to ``N`` items (default
-1,000,000) as ``ann-bench workloads build --scale N`` does, once per setting, each in a fresh
-process (OpenBLAS reads ``OPENBLAS_CORETYPE`` when it loads):
+Grows a bundle's item vectors (default: the ml-latest-small dot bundle ``workloads build`` picks)
+to ``N`` items (default 1,000,000) as ``ann-bench workloads build --scale N`` does, once per
+setting, each in a fresh process (OpenBLAS reads ``OPENBLAS_CORETYPE`` when it loads):
 
 - ``own``: the variable unset and the scale-up run in the process, on the kernels OpenBLAS picks
   for this CPU (what ann-bench did before it pinned them); twice, to show a setting repeats;
@@ -32,15 +32,6 @@ from pathlib import Path
 import numpy as np
 
 SETTINGS = ("own", "own", "Haswell", "SkylakeX", "Zen", "ann-bench")
-
-
-def newest_bundle() -> Path:
-    from ann_bench import paths
-
-    found = sorted(paths.models_dir().glob("ml-latest-small.*/embeddings.h5"), key=lambda f: f.stat().st_mtime)
-    if not found:
-        sys.exit(f"no ml-latest-small bundle under {paths.models_dir()}: run `ann-bench train ml-latest-small` first, or pass --bundle")
-    return found[-1].parent
 
 
 def child(args) -> None:
@@ -73,7 +64,10 @@ def main() -> None:
     ap.add_argument("--child", choices=sorted(set(SETTINGS)), help=argparse.SUPPRESS)
     ap.add_argument("--save", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    args.bundle = args.bundle or newest_bundle()
+    if not args.bundle:  # the bundle `ann-bench workloads build ml-latest-small` grows
+        from ann_bench.cli.workloads import latest_bundle
+
+        args.bundle = latest_bundle("ml-latest-small", "dot")
     if args.child:
         return child(args)
     clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}

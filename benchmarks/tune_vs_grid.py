@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -161,7 +160,7 @@ def build_index(cls, w, build: dict, threads: int):
     the libraries then set back to one thread for timing."""
     from ann_bench.threads import set_threads
 
-    index = cls(w.metric, w.dimension, threads=threads or os.cpu_count(), **build)
+    index = cls(w.metric, w.dimension, threads=threads or available_cores(), **build)
     index.fit(w.train)
     set_threads(1)  # a build on several threads may have raised the library's count
     return index

@@ -10,7 +10,7 @@ from .options import at_least
 from ..errors import AnnBenchError
 
 
-def _latest_bundle(variant: str, model: str) -> Path:
+def latest_bundle(variant: str, model: str) -> Path:
     """The newest bundle of ``variant`` whose model is ``model`` (dot, cos or raw)."""
     from ..embeddings.config import model_tag
 
@@ -33,7 +33,7 @@ def cmd_workloads_build(args) -> None:
     from ..workloads.build import WorkloadSpec, build
 
     set_threads(args.threads)
-    bundle = args.bundle or _latest_bundle(args.variant, args.model)
+    bundle = args.bundle or latest_bundle(args.variant, args.model)
     spec = WorkloadSpec(kinds=tuple(args.kinds), u2i_metrics=tuple(args.u2i_metrics), i2i_metrics=tuple(args.i2i_metrics),
                         k=args.k, scale=args.scale, device=args.device)
     for path in build(bundle, spec, paths.workloads_dir()):

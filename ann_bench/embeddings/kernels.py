@@ -18,20 +18,20 @@ from __future__ import annotations
 import os
 import sys
 
-from ..host import x86_avx2
+from ..host import pins_in_effect, pins_to_set
 
 PINS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 
 
 def pin() -> dict[str, str]:
     """Pin this process's kernels to AVX2 where possible; returns the variables it set."""
-    if "torch" in sys.modules or not x86_avx2():  # AVX2 code on a CPU without it would crash
+    if "torch" in sys.modules:
         return {}
-    new = {k: v for k, v in PINS.items() if k not in os.environ}
+    new = pins_to_set(PINS)
     os.environ.update(new)
     return new
 
 
 def pinned() -> dict[str, str]:
     """The kernel variables set in this process (by :func:`pin` or by the user)."""
-    return {k: os.environ[k] for k in PINS if k in os.environ}
+    return pins_in_effect(PINS)

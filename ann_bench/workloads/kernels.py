@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AnnBenchError
-from ..host import cpu_model, x86_avx2
+from ..host import cpu_model, pins_in_effect, pins_to_set
 
 PINS = {"OPENBLAS_CORETYPE": "Haswell"}
 
@@ -42,7 +42,7 @@ def loaded() -> list[dict]:
 def child_env() -> dict[str, str]:
     """The variables a child process is started with to run on the pinned kernels; empty where the
     work runs in this process (the user set them, or the CPU cannot run AVX2 code)."""
-    return {k: v for k, v in PINS.items() if k not in os.environ} if x86_avx2() else {}
+    return pins_to_set(PINS)
 
 
 @contextmanager
@@ -61,7 +61,7 @@ def _environ(extra: dict[str, str]):
 
 def _facts() -> dict:
     """What this process runs on: the CPU, the pinning variables set, every loaded OpenBLAS."""
-    return {"cpu": cpu_model(), "pinned": {k: os.environ[k] for k in PINS if k in os.environ}, "openblas": loaded()}
+    return {"cpu": cpu_model(), "pinned": pins_in_effect(PINS), "openblas": loaded()}
 
 
 def _fill_file(fn, path: Path, args: tuple, kwargs: dict):
