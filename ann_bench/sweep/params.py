@@ -32,6 +32,12 @@ class Param:
     # recommends a value: a number or size-relative value, or a tuple of them (the smallest at N
     # counts); kept within the range searched; default: the middle of ``tune``
     start: Any = None
+    # for a tuned build parameter: larger values build an index that reaches higher recall at a
+    # given query setting (a graph's degree, its candidate list), for more build time and memory;
+    # ann-bench tune's second build sets each such parameter to the top of its range, the build
+    # the highest recall target is likeliest to want ("higher M work better for ... high
+    # recall": hnswlib's ALGO_PARAMS.md)
+    raises_recall: bool = False
 
     def check(self, value: Any, where: str) -> Any:
         """The value converted to this parameter's type, or a ConfigError naming ``where``."""

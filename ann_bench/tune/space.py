@@ -36,6 +36,7 @@ class Dim:
     log: bool = False
     choices: tuple = ()
     start: float | None = None  # the adapter's recommended first value, within lo..hi
+    raises_recall: bool = False  # larger values build an index reaching higher recall (the adapter says)
 
     @property
     def fixed(self) -> bool:
@@ -60,6 +61,15 @@ class Dim:
     def first(self):
         """Where the first build sets it: the adapter's recommended start, else the middle."""
         return self.center() if self.start is None else self.start
+
+    def richest(self):
+        """Where the second build sets it: the top of the range if larger values raise recall,
+        else where the first build does."""
+        if not self.raises_recall:
+            return self.first()
+        if self.choices:
+            return max(self.choices)
+        return int(self.hi) if self.type is int else float(self.hi)
 
     def describe(self) -> str:
         if self.fixed:
@@ -97,9 +107,11 @@ class Space:
 
     def starts(self) -> list[dict]:
         """Optuna parameters of the builds a study measures first: the adapters' recommended
-        values (where they declare one), then the middle of the space; none when nothing is searched."""
+        values (where they declare one); then the richest build, every parameter that raises recall
+        at the top of its range (for the highest targets; none where no parameter does); then
+        the middle of the space. None when nothing is searched, no build twice."""
         free = [(part, d) for part, dims in (("build", self.build), ("query", self.query)) for d in dims if not d.fixed]
-        points = [{f"{part}.{d.name}": pick(d) for part, d in free} for pick in (Dim.first, Dim.center)]
+        points = [{f"{part}.{d.name}": pick(d) for part, d in free} for pick in (Dim.first, Dim.richest, Dim.center)]
         return [p for i, p in enumerate(points) if p and p not in points[:i]]
 
     def dim(self, name: str) -> Dim:
@@ -128,8 +140,8 @@ def _dim(name: str, p: Param, values: list, given: bool, n: int, where: str) -> 
         start = None
         if p.start is not None:  # the smallest of the recommended values at N, within the range searched
             start = min(max(min(_bound(v, p, {}, n, f"{where}.start") for v in _many(p.start)), lo), hi)
-        return Dim(name, p.type, lo, hi, p.log and lo > 0, start=start)
-    return Dim(name, p.type, choices=tuple(distinct))
+        return Dim(name, p.type, lo, hi, p.log and lo > 0, start=start, raises_recall=p.raises_recall)
+    return Dim(name, p.type, choices=tuple(distinct), raises_recall=p.raises_recall)
 
 
 def _many(value) -> tuple:

@@ -119,9 +119,9 @@ class FaissFlat(_Faiss):
 class FaissHNSW(_Faiss):
     name = "faiss-hnsw"
     build_params = {
-        "M": Param(int, 32, min=2, max=512, help="graph degree", tune=(4, 64), log=True),
+        "M": Param(int, 32, min=2, max=512, help="graph degree", tune=(4, 64), log=True, raises_recall=True),
         "ef_construction": Param(int, 200, min=1, help="candidate list size while building", tune=(32, 512),
-                                 start=EF_CONSTRUCTION_START, log=True),
+                                 start=EF_CONSTRUCTION_START, log=True, raises_recall=True),
     }
     query_params = {"ef_search": Param(int, 64, min=1, help="candidate list size while searching", tune=(1, 4096), log=True,
                                      monotone=True)}

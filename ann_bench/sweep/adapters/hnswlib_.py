@@ -16,9 +16,9 @@ class Hnswlib(Adapter):
     distribution = "hnswlib"
     metrics = ALL_NATIVE
     build_params = {
-        "M": Param(int, 16, min=2, max=512, help="graph degree", tune=(4, 64), log=True),
+        "M": Param(int, 16, min=2, max=512, help="graph degree", tune=(4, 64), log=True, raises_recall=True),
         "ef_construction": Param(int, 200, min=1, help="candidate list size while building", tune=(32, 512),
-                                 start=EF_CONSTRUCTION_START, log=True),
+                                 start=EF_CONSTRUCTION_START, log=True, raises_recall=True),
         "seed": Param(int, 100, help="random seed of the level assignment"),
     }
     query_params = {"ef": Param(int, 10, min=1, help="candidate list size while searching (hnswlib uses max(ef, k))",

@@ -17,8 +17,10 @@ class NGT(Adapter):
     distribution = "ngt"
     metrics = {"l2": NATIVE, "cosine": NORMALIZE_IP, "ip": NATIVE}
     build_params = {
-        "edge_size_for_creation": Param(int, 10, min=1, help="edges per node while building the graph", tune=(5, 80), log=True),
-        "edge_size_for_search": Param(int, 40, min=1, help="edges per node followed while searching", tune=(10, 160), log=True),
+        "edge_size_for_creation": Param(int, 10, min=1, help="edges per node while building the graph", tune=(5, 80), log=True,
+                                        raises_recall=True),
+        "edge_size_for_search": Param(int, 40, min=1, help="edges per node followed while searching", tune=(10, 160), log=True,
+                                      raises_recall=True),
     }
     query_params = {"epsilon": Param(float, 0.1, min=-1.0, help="search range coefficient", tune=(-0.1, 0.5), monotone=True)}
     deterministic = False

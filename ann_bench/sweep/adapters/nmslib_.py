@@ -18,8 +18,8 @@ class NmslibHNSW(Adapter):
     distribution = "nmslib-metabrainz"
     metrics = ALL_NATIVE
     build_params = {
-        "M": Param(int, 16, min=2, max=512, help="graph degree", tune=(4, 64), log=True),
-        "ef_construction": Param(int, 200, min=1, help="efConstruction", tune=(32, 512), log=True),
+        "M": Param(int, 16, min=2, max=512, help="graph degree", tune=(4, 64), log=True, raises_recall=True),
+        "ef_construction": Param(int, 200, min=1, help="efConstruction", tune=(32, 512), log=True, raises_recall=True),
     }
     query_params = {"ef": Param(int, 10, min=1, help="efSearch", tune=(1, 4096), log=True, monotone=True)}
     deterministic = False  # parallel insertion order varies

@@ -15,7 +15,7 @@ class PyNNDescent(Adapter):
     distribution = "pynndescent"
     metrics = {"cosine": NATIVE, "l2": NATIVE}
     build_params = {
-        "n_neighbors": Param(int, 30, min=2, help="graph degree while building", tune=(8, 96), log=True),
+        "n_neighbors": Param(int, 30, min=2, help="graph degree while building", tune=(8, 96), log=True, raises_recall=True),
         "pruning_degree_multiplier": Param(float, 1.5, min=0.1, help="search graph degree = n_neighbors x this, after pruning"),
         "diversify_prob": Param(float, 1.0, min=0.0, max=1.0, help="chance of pruning a redundant edge"),
         "seed": Param(int, 42, help="random seed of the descent"),

@@ -18,8 +18,8 @@ class USearch(Adapter):
     distribution = "usearch"
     metrics = ALL_NATIVE
     build_params = {
-        "M": Param(int, 16, min=2, max=512, help="connectivity", tune=(4, 64), log=True),
-        "ef_construction": Param(int, 128, min=1, help="expansion_add", tune=(32, 512), log=True),
+        "M": Param(int, 16, min=2, max=512, help="connectivity", tune=(4, 64), log=True, raises_recall=True),
+        "ef_construction": Param(int, 128, min=1, help="expansion_add", tune=(32, 512), log=True, raises_recall=True),
     }
     query_params = {"ef": Param(int, 64, min=1, help="expansion_search (USearch uses max(ef, k))", tune=(1, 4096), log=True,
                                  monotone=True)}

@@ -36,8 +36,9 @@ class Voyager(Adapter):
     distribution = "voyager"
     metrics = ALL_NATIVE
     build_params = {
-        "M": Param(int, 12, min=2, max=512, help="graph degree", tune=(4, 64), log=True),
-        "ef_construction": Param(int, 200, min=1, help="candidate list size while building", tune=(32, 512), log=True),
+        "M": Param(int, 12, min=2, max=512, help="graph degree", tune=(4, 64), log=True, raises_recall=True),
+        "ef_construction": Param(int, 200, min=1, help="candidate list size while building", tune=(32, 512), log=True,
+                                 raises_recall=True),
         "seed": Param(int, 1, help="random seed of the level assignment"),
     }
     query_params = {"ef": Param(int, 10, min=1, help="query_ef (Voyager uses max(ef, k))", tune=(1, 4096), log=True,
