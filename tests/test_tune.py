@@ -446,7 +446,9 @@ def test_tuning_finds_each_target_boundary_in_ordinary_result_files(workload, tm
             below = g[g[param] < found]
             if len(below):
                 assert below["recall@10"].iloc[-1] < target
-                assert found <= max(below[param].iloc[-1] * Tuning.ratio, below[param].iloc[-1] + 1) + 1e-9, (alg, build, list(g[param]))
+                # hnswlib runs ef as max(ef, k): a value under k is k, and those between are duplicates (left out above)
+                lower = max(below[param].iloc[-1], 10) if alg == "hnswlib" else below[param].iloc[-1]
+                assert found <= max(lower * Tuning.ratio, lower + 1) + 1e-9, (alg, build, list(g[param]))
     hnsw = df[df["algorithm"] == "hnswlib"]
     assert hnsw["build.ef_construction"].eq(40).all() and hnsw["build.M"].between(4, 16).all()  # the file's one value fixes, two values bound
     with h5py.File(df["file"].iloc[0], "r") as f:
