@@ -9,7 +9,8 @@ the space by a Sobol sequence (Optuna's ``QMCSampler``: after the recommended bu
 among them, the range's low end and middle, then the gaps), each bisected toward the targets as a
 full build is. The screened build that meets the most targets, then is fastest across them (the
 geometric mean of its speed over the best speed per target), is the full study's first build; a
-parameter whose range is relative to the catalog size (``nlist`` ~ sqrt(N)) keeps its place in the range, others their value.
+parameter whose range is relative to the catalog size (``nlist`` ~ sqrt(N)) keeps its place in the
+range, others their value.
 
 What screening cost is reported beside the answer (``screen_builds``, ``screen_query_configs``,
 ``screen_items``): builds on a sample are builds, of smaller indexes.

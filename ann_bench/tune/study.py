@@ -159,9 +159,9 @@ def run_study(cfg: SweepConfig, alg: Algorithm, wpath: Path, results_dir: Path, 
 
 def _sampler(kind: str, tuning: Tuning):
     """TPE (seeded): the given first builds, the adapter's recommended build, the richest build
-    and the middle of the space (:meth:`Space.starts`), then random builds up to a third of the trials, then TPE. Sobol (screening):
-    after them the unscrambled sequence (in one dimension 0, 1/2, 3/4, 1/4, ... of the range; every
-    build enqueued after the first takes one of its turns)."""
+    and the middle of the space (:meth:`Space.starts`), then random builds up to a third of the
+    trials, then TPE. Sobol (screening): after them the unscrambled sequence (in one dimension 0,
+    1/2, 3/4, 1/4, ... of the range; every build enqueued after the first takes one of its turns)."""
     import warnings
 
     import optuna
